@@ -1,0 +1,38 @@
+// `queuectl status`: counts by state and the workers.
+
+import pc from 'picocolors';
+import { loadConfig } from '../../config.js';
+import { readStatus } from '../../inspect.js';
+import { formatDuration } from '../../units.js';
+import type { Context } from '../context.js';
+import { colorState, printJson, table } from '../format.js';
+
+export async function statusCommand(ctx: Context, flags: { json?: boolean }): Promise<void> {
+  const store = await ctx.store();
+  const config = await loadConfig(store);
+  const now = Date.now();
+  const report = await readStatus(store, now, config.staleAfterMs);
+  if (flags.json) return printJson(ctx.out, report);
+  ctx.out(`${pc.bold('Queue')} ${report.root}`);
+  const c = report.counts;
+  const order = ['pending', 'scheduled', 'failed', 'processing', 'completed', 'dead'] as const;
+  ctx.out(order.map((s) => `${colorState(s)} ${pc.bold(String(c[s]))}`).join('   '));
+  if (c.quarantined) ctx.out(pc.gray(`quarantined ${c.quarantined} (files in quarantine/ that were not valid jobs)`));
+  ctx.out('');
+  if (report.workers.length === 0) {
+    ctx.out(pc.dim('No workers. Start one with: queuectl worker start'));
+    return;
+  }
+  ctx.out(pc.bold(`Workers (${report.workers.filter((w) => w.alive).length} alive)`));
+  for (const line of table(
+    ['ID', 'PID', 'HOST', 'STATE', 'HEARTBEAT', 'JOB'],
+    report.workers.map((w) => [
+      w.id,
+      String(w.pid),
+      w.host,
+      w.alive ? pc.green('alive') : pc.red('stale'),
+      `${formatDuration(Math.max(0, now - w.heartbeat_at))} ago`,
+      w.current_job ?? pc.dim('idle'),
+    ]),
+  )) ctx.out(line);
+}

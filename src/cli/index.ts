@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// The queuectl command line: cac parses, one module per command does the work through the core.
+// The only file that reads process.argv/env and calls process.exit. Exit status: 0 done, 2 bad usage
+// or input, 1 anything else. Heavy modules (execa, chokidar, express) load only in the commands that use them.
+
+import { cac } from 'cac';
+import pc from 'picocolors';
+import { exitCodeFor } from '../errors.js';
+import { makeContext } from './context.js';
+
+const VERSION = '0.1.0';
+
+/** Flags that take a value which may be negative: mri would read `--priority -5` as two flags. */
+const SIGNED_VALUE_FLAGS = new Set(['--priority']);
+
+/** Joins `--priority -5` into `--priority=-5` before cac sees it. */
+function joinNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--') return out.concat(argv.slice(i));
+    if (SIGNED_VALUE_FLAGS.has(argv[i]) && /^-\d/.test(argv[i + 1] ?? '')) out.push(`${argv[i]}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
+  return out;
+}
+
+async function main(rawArgv: string[]): Promise<number> {
+  const argv = joinNegativeValues(rawArgv);
+  const ctx = makeContext(argv, process.env, process.cwd(), process.stdin);
+  const cli = cac('queuectl');
+  cli.option('--root <dir>', 'Queue root folder (default: $QUEUECTL_ROOT, else ./.queuectl)');
+
+  cli
+    .command('enqueue [json]', 'Add jobs: a JSON object, `-` for stdin (object, array or NDJSON), --file, or -- COMMAND')
+    .option('--file <path>', 'Read jobs from a file (object, array or NDJSON)')
+    .option('--id <id>', 'Job id (flag form; default: generated, time-sortable)')
+    .option('--priority <n>', 'Lower runs first, -999..999 (default 0)')
+    .option('--delay <duration>', 'Run no earlier than this from now: 30s, 5m, 1h')
+    .option('--run-at <iso>', 'Run no earlier than this time (ISO-8601)')
+    .option('--timeout <duration>', 'Kill the command after this long')
+    .option('--max-retries <n>', 'Retries after the first run (default: config max-retries)')
+    .option('--cwd <dir>', 'Working directory (default: the current one)')
+    .option('--env <NAME=VALUE>', 'Environment variable for the command (repeatable)')
+    .option('--json', 'Print the ids as a JSON array')
+    .example(`queuectl enqueue '{"id":"job1","command":"sleep 2"}'`)
+    .example('queuectl enqueue --priority -5 --delay 30s --timeout 10m -- ./backup.sh /srv')
+    .example('seq 3 | sed \'s/.*/{"command":"echo &"}/\' | queuectl enqueue -')
+    .action(async (json: string | undefined, flags) => {
+      const { enqueueCommand } = await import('./commands/enqueue.js');
+      // mri drops a lone "-" (stdin); look for it in argv before any "--".
+      const end = argv.indexOf('--');
+      const dash = argv.slice(0, end === -1 ? argv.length : end).includes('-');
+      return enqueueCommand(ctx, json !== undefined ? [String(json)] : dash ? ['-'] : [], flags);
+    });
+
+  cli
+    .command('status', 'Counts by state and the workers')
+    .option('--json', 'Machine-readable: {"counts": {...}, "workers": [...]}')
+    .example('queuectl status --json')
+    .action(async (flags) => (await import('./commands/status.js')).statusCommand(ctx, flags));
+
+  cli
+    .command('list', 'List jobs')
+    .option('--state <state>', 'pending, scheduled, failed, processing, completed, dead or all (default)')
+    .option('--limit <n>', 'At most this many jobs (default 50)')
+    .option('--json', 'Print an array of job objects')
+    .example('queuectl list --state failed')
+    .action(async (flags) => (await import('./commands/list.js')).listCommand(ctx, flags));
+
+  cli
+    .command('show <id>', 'Show one job in full: fields, attempts, output tail')
+    .option('--json', 'Print the job object')
+    .option('--env', 'Show env values (hidden by default)')
+    .example('queuectl show job1')
+    .action(async (id: string, flags) => (await import('./commands/list.js')).showCommand(ctx, String(id), flags));
+
+  cli
+    .command('config [action] [...args]', 'Configuration: config list | get KEY | set KEY VALUE | unset KEY')
+    .option('--json', 'Machine-readable output')
+    .example('queuectl config set max-retries 5')
+    .example('queuectl config get backoff_base')
+    .action(async (action: string | undefined, args: string[], flags) =>
+      (await import('./commands/config.js')).configCommand(ctx, action, args, flags));
+
+  cli.help();
+  cli.version(VERSION);
+  cli.parse(['node', 'queuectl', ...argv], { run: false });
+  if (!cli.matchedCommand) {
+    if (cli.options.help || cli.options.version) return 0;
+    if (cli.args[0] !== undefined) throw new UsageError(`Unknown command "${cli.args[0]}"; run queuectl --help for the list`);
+    cli.outputHelp();
+    return 2;
+  }
+  await cli.runMatchedCommand();
+  return 0;
+}
+
+class UsageError extends Error {
+  override name = 'CACError';
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${pc.red('error:')} ${message}\n`);
+    if (process.env.QUEUECTL_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    process.exitCode = exitCodeFor(error);
+  },
+);

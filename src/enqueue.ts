@@ -1,0 +1,83 @@
+// Enqueue: validate every job, then commit the batch as a group. A job becomes visible in pending/ only
+// complete and fsynced; "Enqueued" may be printed once enqueueJobs returns.
+//
+// Order per batch: (1) validate all, nothing written on error; (2) write each job to tmp/ and fsync,
+// concurrently; (3) reserve each id with link(2) into ids/, failing the whole batch on a taken id;
+// (4) rename each file into pending/; (5) fsync pending/ and the ids/ shards touched, once each.
+
+import { promises as fsp } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { InputError, QueuectlError } from './errors.js';
+import { createJob, type Job, newJobId, pendingName } from './job.js';
+import { mapLimit, settleLimit } from './parallel.js';
+import { fsyncDir, idMarkerPath, jobData, locateJob, reserveId, type Store, writeTmp } from './store.js';
+
+/** One job spec to enqueue and how to name it in errors ("line 3", "job 2", "argument"). */
+export interface EnqueueInput {
+  spec: unknown;
+  label: string;
+}
+
+export interface EnqueueOptions {
+  now: number;
+  maxRetries: number;
+  /** Default working directory for jobs that do not name one. */
+  cwd: string | null;
+}
+
+/** Files opened at once during a batch commit. */
+const IN_FLIGHT = 64;
+
+/** Validates and durably enqueues a batch: all of it or none of it. Returns the jobs as written. */
+export async function enqueueJobs(store: Store, inputs: EnqueueInput[], opts: EnqueueOptions): Promise<Job[]> {
+  if (inputs.length === 0) throw new InputError('Nothing to enqueue: expected at least one job');
+  const newId = () => newJobId(opts.now);
+  const jobs = inputs.map((input) => createJob(input.spec, input.label, opts.now, { maxRetries: opts.maxRetries, cwd: opts.cwd }, newId));
+
+  const seen = new Map<string, string>();
+  jobs.forEach((job, i) => {
+    const first = seen.get(job.id);
+    if (first) throw new InputError(`${inputs[i].label}: duplicate id "${job.id}" (also used by ${first} of this batch)`);
+    seen.set(job.id, inputs[i].label);
+  });
+
+  const tmps: string[] = [];
+  const reserved: string[] = [];
+  try {
+    tmps.push(...(await mapLimit(jobs, IN_FLIGHT, (job) => writeTmp(store, `enqueue.${job.id}`, jobData(job)))));
+    const taken = await settleLimit(jobs, IN_FLIGHT, async (job, i) => {
+      if (!(await reserveId(store, job.id, tmps[i]))) return false;
+      reserved.push(job.id);
+      return true;
+    });
+    const failure = taken.find((r) => r.status === 'rejected');
+    if (failure) throw (failure as PromiseRejectedResult).reason;
+    const dup = taken.findIndex((r) => r.status === 'fulfilled' && !r.value);
+    if (dup >= 0) {
+      const where = await locateJob(store, jobs[dup].id).catch(() => null);
+      throw new InputError(`${inputs[dup].label}: id "${jobs[dup].id}" is already used by a job${where ? ` (${where.state})` : ''}; ids are unique across all states`);
+    }
+    await mapLimit(jobs, IN_FLIGHT, (job, i) => fsp.rename(tmps[i], join(store.pending, pendingName(job))));
+    tmps.length = 0;
+    const dirs = new Set([store.pending, ...jobs.map((j) => dirname(idMarkerPath(store, j.id)))]);
+    await mapLimit([...dirs], IN_FLIGHT, fsyncDir);
+    return jobs;
+  } catch (err) {
+    await rollback(store, tmps, reserved);
+    throw describeWriteError(err);
+  }
+}
+
+/** Undoes a failed batch: nothing of it may stay visible or keep its ids taken. */
+async function rollback(store: Store, tmps: string[], reserved: string[]): Promise<void> {
+  await settleLimit(tmps, IN_FLIGHT, (p) => fsp.unlink(p));
+  await settleLimit(reserved, IN_FLIGHT, (id) => fsp.unlink(idMarkerPath(store, id)));
+}
+
+/** Turns ENOSPC and friends into a message that says what happened to the batch. */
+function describeWriteError(err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOSPC') return new QueuectlError(`No space left on device (${(err as NodeJS.ErrnoException).path ?? 'queue root'}); nothing was enqueued`, 'ENOSPC', { cause: err });
+  if (code === 'EDQUOT') return new QueuectlError('Disk quota exceeded; nothing was enqueued', 'EDQUOT', { cause: err });
+  return err;
+}
