@@ -123,8 +123,13 @@ export async function readConfigFile(store: Store): Promise<Partial<Record<Confi
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new QueuectlError(`${store.config}: expected a JSON object`);
   const out: Partial<Record<ConfigKey, number | boolean>> = {};
   for (const [k, v] of Object.entries(raw)) {
-    const key = normalizeKey(k);
-    out[key] = parseConfigValue(key, v);
+    try {
+      const key = normalizeKey(k);
+      out[key] = parseConfigValue(key, v);
+    } catch (err) {
+      // Not the command line's fault: say which file holds the bad value.
+      throw new QueuectlError(`${store.config}: ${(err as Error).message}; fix or remove it`, 'ECONFIG', { cause: err });
+    }
   }
   return out;
 }

@@ -2,10 +2,11 @@
 // Never lists all of completed/: closed hour shards are counted from their cached counts.
 
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { CONFIG_KEYS } from './config.js';
 import { isErrno } from './errors.js';
 import { readWorkers, type WorkerStatus } from './heartbeat.js';
-import { type Job, type JobState, parsePendingName } from './job.js';
+import { createJob, type Job, type JobState, parsePendingName } from './job.js';
 import { mapLimit } from './parallel.js';
 import {
   countCompletedShard,
@@ -82,6 +83,8 @@ export interface ListOptions {
   state?: ListState | 'all';
   limit: number;
   now: number;
+  /** max_retries shown for a hand-dropped file that does not set it (the config's max-retries). */
+  maxRetries?: number;
 }
 
 /** Jobs in one state (or all), in the order they will run (pending) or newest first (finished). */
@@ -114,6 +117,7 @@ export async function listJobs(store: Store, opts: ListOptions): Promise<Job[]> 
   }
   const jobs = await mapLimit(paths, 32, async ({ path, state }) => {
     try {
+      if (state === 'pending' && !parsePendingName(basename(path))) return await readDroppedJob(path, opts.maxRetries);
       return await readJob(path, state);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return null; // moved on while we listed
@@ -121,6 +125,18 @@ export async function listJobs(store: Store, opts: ListOptions): Promise<Job[]> 
     }
   });
   return jobs.filter((j): j is Job => j !== null);
+}
+
+/**
+ * A file dropped into pending/ by hand, shown as the job a worker will make of it (status counts it, so
+ * list must show it). Until a worker takes it in and gives it an id, its id is the spec's or the file name.
+ * Throws when it is not a valid job spec (a worker will quarantine it).
+ */
+async function readDroppedJob(path: string, maxRetries = CONFIG_KEYS['max-retries'].default): Promise<Job> {
+  const name = basename(path);
+  const [text, st] = await Promise.all([fsp.readFile(path, 'utf8'), fsp.stat(path)]);
+  const job = createJob(JSON.parse(text), `pending/${name}`, st.mtimeMs, { maxRetries, cwd: null }, () => name);
+  return { ...job, source: name };
 }
 
 /** One job by id, or null. */

@@ -122,13 +122,13 @@ export function tmpPath(store: Store, hint: string): string {
   return join(store.tmp, `${hint}.${process.pid}.${(tmpCounter++).toString(36)}.${Date.now().toString(36)}`);
 }
 
-/** Writes a new file in tmp/ (mode 0600) and fsyncs it. Returns its path. */
-export async function writeTmp(store: Store, hint: string, data: string | Buffer): Promise<string> {
+/** Writes a new file in tmp/ (mode 0600) and, unless sync is false, fsyncs it. Returns its path. */
+export async function writeTmp(store: Store, hint: string, data: string | Buffer, sync = true): Promise<string> {
   const path = tmpPath(store, hint);
   const fh = await fsp.open(path, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, FILE_MODE);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (sync) await fh.sync();
   } catch (err) {
     await fh.close().catch(() => {});
     await fsp.unlink(path).catch(() => {});
@@ -239,6 +239,11 @@ export async function listCompletedShards(store: Store): Promise<string[]> {
 /** Path of a finished job's file. */
 export function completedPath(store: Store, shard: string, id: string): string {
   return join(store.completed, shard, `${id}.json`);
+}
+
+/** Log of one run of a job: logs/<shard>/<id>.<run>.log (run = 1-based number in the job's history). */
+export function logPath(store: Store, id: string, run: number): string {
+  return join(store.logs, idShard(id), `${id}.${run}.log`);
 }
 
 export function deadPath(store: Store, id: string): string {

@@ -10,8 +10,11 @@ import { makeContext } from './context.js';
 
 const VERSION = '0.1.0';
 
-/** Flags that take a value which may be negative: mri would read `--priority -5` as two flags. */
-const SIGNED_VALUE_FLAGS = new Set(['--priority']);
+/**
+ * Flags that take a number a person may type negative: mri would read `--priority -5` as two flags
+ * (and `--max-retries -1` as the unknown option `-1`), so the value never reaches its validation.
+ */
+const SIGNED_VALUE_FLAGS = new Set(['--priority', '--max-retries', '--delay', '--timeout', '--limit']);
 
 /** Joins `--priority -5` into `--priority=-5` before cac sees it. */
 function joinNegativeValues(argv: string[]): string[] {
@@ -82,6 +85,57 @@ async function main(rawArgv: string[]): Promise<number> {
     .action(async (action: string | undefined, args: string[], flags) =>
       (await import('./commands/config.js')).configCommand(ctx, action, args, flags));
 
+  cli
+    .command('worker <action>', 'Run workers: worker start [--count N] [--detach] [--poll] | worker stop [--force]')
+    .option('--count <n>', 'start: number of workers in this process (default 1)')
+    .option('--detach', 'start: run in the background, output appended to <root>/logs/workers.log')
+    .option('--poll', 'start: find new jobs by rescanning every poll-interval (shared filesystems)')
+    .option('--quiet', 'start: print only errors')
+    .option('--force', 'stop: kill running jobs now (they go back to pending without using an attempt)')
+    .option('--timeout <duration>', 'stop: give up waiting after this long (exit 1)')
+    .example('queuectl worker start --count 4')
+    .example('queuectl worker stop')
+    .action(async (action: string, flags) =>
+      (await import('./commands/worker.js')).workerCommand(ctx, String(action), flags, { on: (sig, fn) => process.on(sig, fn) }));
+
+  cli
+    .command('dlq <action> [...ids]', 'Dead letter queue: dlq list | dlq retry ID... | --all | dlq purge [--older-than 7d]')
+    .option('--all', 'retry: every dead job')
+    .option('--older-than <duration>', 'purge: only jobs dead for longer than this')
+    .option('--limit <n>', 'list: at most this many (default 100)')
+    .option('--json', 'Machine-readable output')
+    .example('queuectl dlq retry job1')
+    .example('queuectl dlq purge --older-than 7d')
+    .action(async (action: string, ids: string[], flags) => (await import('./commands/jobs.js')).dlqCommand(ctx, String(action), ids.map(String), flags));
+
+  cli
+    .command('cancel <...ids>', 'Cancel jobs: a pending one goes to dead/ as cancelled; a running one is killed first')
+    .example('queuectl cancel job1')
+    .action(async (ids: string[]) => (await import('./commands/jobs.js')).cancelCommand(ctx, ids.map(String)));
+
+  cli
+    .command('wait [...ids]', 'Wait until jobs are completed or dead; exit 0 if all completed, 1 if any is dead')
+    .option('--all', 'Every job in the queue (until pending/ and processing/ are empty)')
+    .option('--timeout <duration>', 'Give up after this long (exit 1)')
+    .option('--json', 'Print {"completed": [...], "dead": [...], "timedOut": false}')
+    .example('queuectl wait job1 job2 --timeout 5m')
+    .example('queuectl wait --all')
+    .action(async (ids: string[], flags) => (await import('./commands/jobs.js')).waitCommand(ctx, ids.map(String), flags));
+
+  cli
+    .command('logs <id>', "Print a job's output log (latest run by default)")
+    .option('--attempt <n>', 'Which run, from 1')
+    .option('--follow, -f', 'Keep printing while the run goes on')
+    .example('queuectl logs job1 --follow')
+    .action(async (id: string, flags) => (await import('./commands/jobs.js')).logsCommand(ctx, String(id), flags));
+
+  cli
+    .command('purge', 'Remove finished jobs: purge --state completed|dead [--older-than DUR]')
+    .option('--state <state>', 'completed (default) or dead')
+    .option('--older-than <duration>', 'Only jobs finished longer ago than this (default: all)')
+    .example('queuectl purge --state completed --older-than 1d')
+    .action(async (flags) => (await import('./commands/jobs.js')).purgeCommand(ctx, flags));
+
   cli.help();
   cli.version(VERSION);
   cli.parse(['node', 'queuectl', ...argv], { run: false });
@@ -91,8 +145,8 @@ async function main(rawArgv: string[]): Promise<number> {
     cli.outputHelp();
     return 2;
   }
-  await cli.runMatchedCommand();
-  return 0;
+  const code: unknown = await cli.runMatchedCommand();
+  return typeof code === 'number' ? code : 0;
 }
 
 class UsageError extends Error {

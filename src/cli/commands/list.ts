@@ -1,6 +1,7 @@
 // `queuectl list` and `queuectl show`.
 
 import pc from 'picocolors';
+import { loadConfig } from '../../config.js';
 import { InputError, JobNotFoundError } from '../../errors.js';
 import { getJob, LIST_STATES, type ListState, listJobs, redactEnv } from '../../inspect.js';
 import type { Job } from '../../job.js';
@@ -22,7 +23,9 @@ export async function listCommand(ctx: Context, flags: { state?: string; limit?:
   }
   const limit = intOption(flags.limit, '--limit', 1) ?? 50;
   const now = Date.now();
-  const jobs = await listJobs(await ctx.store(), { state: state as ListState | 'all' | undefined, limit, now });
+  const store = await ctx.store();
+  const { maxRetries } = await loadConfig(store);
+  const jobs = await listJobs(store, { state: state as ListState | 'all' | undefined, limit, now, maxRetries });
   if (flags.json) return printJson(ctx.out, jobs.map(redactEnv));
   if (jobs.length === 0) {
     ctx.out(pc.dim(`No ${state && state !== 'all' ? `${state} ` : ''}jobs.`));
@@ -40,7 +43,7 @@ export async function listCommand(ctx: Context, flags: { state?: string; limit?:
 
 export async function showCommand(ctx: Context, id: string | undefined, flags: { json?: boolean; env?: boolean }): Promise<void> {
   if (!id) throw new InputError('Expected a job id: queuectl show ID');
-  const jobId = String(ctx.argv[ctx.argv.indexOf('show') + 1] ?? id);
+  const jobId = id;
   const found = await getJob(await ctx.store(), jobId);
   if (!found) throw new JobNotFoundError(jobId);
   const job = flags.env ? found : redactEnv(found);

@@ -1,0 +1,214 @@
+// Job control used by the CLI and the page: retry from the dead letter queue, cancel, wait, stop workers.
+// Every move is a fenced rename, like the worker's, so an admin command and a worker never both move a job.
+
+import { watch } from 'node:fs';
+import { promises as fsp } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { bury, requeue, STAGE_PREFIX } from './claim.js';
+import { InputError, isErrno, JobNotFoundError, QueuectlError } from './errors.js';
+import { readWorkers } from './heartbeat.js';
+import { type Job, parsePendingName, parseStoredJob } from './job.js';
+import { killJobProcesses, pidAlive } from './leftovers.js';
+import { makeStaleCheck } from './reaper.js';
+import { deadPath, listJsonNames, locateJob, parseClaimName, type Store } from './store.js';
+
+/** Owner tag of stage files made by this process (see reaper.ts: alive while the pid is). */
+const ADMIN_OWNER = `adm${process.pid}`;
+
+/** A dead job whose record a worker may still be writing (the fence and the final write are two renames). */
+const SETTLE_MS = 5_000;
+
+/** Moves one dead job back to pending/ with its attempts reset; its history is kept. */
+export async function retryDead(store: Store, id: string, now: number): Promise<Job> {
+  const path = deadPath(store, id);
+  let job: Job;
+  try {
+    job = parseStoredJob(await fsp.readFile(path, 'utf8'), path, 'dead');
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+    const where = await locateJob(store, id);
+    if (!where) throw new JobNotFoundError(id);
+    throw new InputError(`Job "${id}" is ${where.state}, not dead; only dead jobs can be retried`);
+  }
+  if (!job.finished_at) {
+    const st = await fsp.stat(path);
+    if (now - st.mtimeMs < SETTLE_MS) throw new QueuectlError(`Job "${id}" is still being moved to dead/; try again in a few seconds`);
+  }
+  const iso = new Date(now).toISOString();
+  job.state = 'pending';
+  job.attempts = 0;
+  job.available_at = iso;
+  job.updated_at = iso;
+  delete job.finished_at;
+  if (!(await requeue(store, path, job, ADMIN_OWNER))) throw new InputError(`Job "${id}" left dead/ while retrying it (retried by someone else?)`);
+  return job;
+}
+
+/** Ids of every job in dead/. */
+export async function deadIds(store: Store): Promise<string[]> {
+  return (await listJsonNames(store.dead)).map((n) => n.slice(0, -'.json'.length)).sort();
+}
+
+export type CancelResult = { id: string; was: 'pending' | 'processing' };
+
+/**
+ * Cancels a job: a pending one moves to dead/ as cancelled; a running one is killed by its worker
+ * (asked through workers/<worker>.cancel) and then moved to dead/. Waits up to `timeoutMs` for that.
+ */
+export async function cancelJob(store: Store, id: string, opts: { now: number; staleAfterMs: number; timeoutMs: number }): Promise<CancelResult> {
+  const where = await locateJob(store, id);
+  if (!where) throw new JobNotFoundError(id);
+  if (where.state === 'completed' || where.state === 'dead') throw new InputError(`Job "${id}" is already ${where.state}; only pending or running jobs can be cancelled`);
+  const job = parseStoredJob(await fsp.readFile(where.path, 'utf8'), where.path, where.state);
+  const iso = new Date(opts.now).toISOString();
+  const asCancelled = (): Job => ({ ...job, state: 'dead', last_error: 'cancelled', finished_at: iso, updated_at: iso, cancelled_at: iso });
+
+  if (where.state === 'pending') {
+    if (await bury(store, where.path, asCancelled())) return { id, was: 'pending' };
+    return cancelJob(store, id, { ...opts, now: Date.now() }); // it moved meanwhile: look again
+  }
+
+  const claim = parseClaimName(where.name);
+  if (!claim) throw new QueuectlError(`Unexpected file in processing/: ${where.name}`);
+  const workers = await readWorkers(store, Date.now(), opts.staleAfterMs);
+  const stale = makeStaleCheck(workers, { reference: Date.now(), staleAfterMs: opts.staleAfterMs, self: new Set() });
+  if (stale(claim.worker)) {
+    // Its worker is gone: do what recovery would, but to dead/ as cancelled.
+    const host = workers.find((w) => w.id === claim.worker)?.host;
+    if (host === undefined || host === hostname()) await killJobProcesses(where.name);
+    if (await bury(store, where.path, asCancelled())) return { id, was: 'processing' };
+    return cancelJob(store, id, { ...opts, now: Date.now() });
+  }
+  await fsp.writeFile(join(store.workers, `${claim.worker}.cancel`), `${where.name}\n`, { mode: 0o600 });
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    const now = await locateJob(store, id);
+    if (!now || now.state !== 'processing' || now.name !== where.name) return { id, was: 'processing' };
+    if (Date.now() > deadline) throw new QueuectlError(`Asked worker ${claim.worker} to cancel job "${id}", but it has not done so within ${opts.timeoutMs / 1000}s`);
+    await pause(50);
+  }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export interface WaitResult {
+  completed: string[];
+  dead: string[];
+  timedOut: boolean;
+}
+
+/**
+ * Waits until the given jobs (or, with ids = 'all', every job in pending/ and processing/) are completed
+ * or dead. Wakes on folder changes, with a poll as the fallback.
+ */
+export async function waitForJobs(store: Store, ids: string[] | 'all', opts: { timeoutMs: number }): Promise<WaitResult> {
+  if (ids !== 'all') {
+    for (const id of ids) if (!(await locateJob(store, id))) throw new JobNotFoundError(id);
+  }
+  const deadBefore = ids === 'all' ? new Set(await listJsonNames(store.dead)) : new Set<string>();
+  const deadline = opts.timeoutMs > 0 ? Date.now() + opts.timeoutMs : Infinity;
+  const done = new Map<string, 'completed' | 'dead'>();
+
+  const check = async (): Promise<boolean> => {
+    const [pending, processing] = await Promise.all([fsp.readdir(store.pending).catch(() => []), listJsonNames(store.processing)]);
+    if (ids === 'all') return !pending.some((n) => n.endsWith('.json') && (!n.startsWith('.') || n.startsWith(STAGE_PREFIX))) && processing.length === 0;
+    const active = new Set<string>();
+    for (const n of pending) {
+      const p = parsePendingName(n.startsWith(STAGE_PREFIX) ? n.slice(n.indexOf('~', STAGE_PREFIX.length) + 1) : n);
+      if (p) active.add(p.id);
+    }
+    for (const n of processing) {
+      const c = parseClaimName(n);
+      if (c?.id) active.add(c.id);
+    }
+    for (const id of ids) {
+      if (done.has(id) || active.has(id)) continue;
+      const where = await locateJob(store, id);
+      if (where?.state === 'completed' || where?.state === 'dead') done.set(id, where.state);
+    }
+    return done.size === ids.length;
+  };
+
+  let wake: (() => void) | undefined;
+  const watchers = [store.pending, store.processing, store.dead].map((dir) => {
+    try {
+      return watch(dir, () => wake?.());
+    } catch {
+      return null;
+    }
+  });
+  try {
+    for (;;) {
+      if (await check()) break;
+      if (Date.now() >= deadline) {
+        return { ...(await summarize()), timedOut: true };
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(250, Math.max(0, deadline - Date.now())));
+        wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  } finally {
+    for (const w of watchers) w?.close();
+  }
+  return { ...(await summarize()), timedOut: false };
+
+  async function summarize(): Promise<Omit<WaitResult, 'timedOut'>> {
+    if (ids !== 'all') {
+      return { completed: ids.filter((id) => done.get(id) === 'completed'), dead: ids.filter((id) => done.get(id) === 'dead') };
+    }
+    const deadNow = (await listJsonNames(store.dead)).filter((n) => !deadBefore.has(n)).map((n) => n.slice(0, -5));
+    return { completed: [], dead: deadNow };
+  }
+}
+
+export interface StopRequest {
+  /** Worker processes signalled on this host (pid). */
+  signalled: number[];
+  /** Workers on other hosts asked through a stop file. */
+  asked: string[];
+}
+
+/**
+ * Asks every live worker of the root to stop: on this host by signal (SIGTERM graceful, SIGUSR2 force),
+ * elsewhere through workers/<id>.stop, read at their next heartbeat.
+ */
+export async function requestStop(store: Store, mode: 'graceful' | 'force', staleAfterMs: number): Promise<StopRequest> {
+  const workers = (await readWorkers(store, Date.now(), staleAfterMs)).filter((w) => w.alive);
+  const signalled = new Set<number>();
+  const asked: string[] = [];
+  for (const w of workers) {
+    if (w.host === hostname()) {
+      if (signalled.has(w.pid)) continue;
+      try {
+        process.kill(w.pid, mode === 'force' ? 'SIGUSR2' : 'SIGTERM');
+        signalled.add(w.pid);
+      } catch {
+        // gone already
+      }
+    } else {
+      await fsp.writeFile(join(store.workers, `${w.id}.stop`), `${mode}\n`, { mode: 0o600 });
+      asked.push(w.id);
+    }
+  }
+  return { signalled: [...signalled], asked };
+}
+
+/** Resolves when no live worker is left (heartbeat files removed or stale), or false on timeout. */
+export async function waitForNoWorkers(store: Store, staleAfterMs: number, timeoutMs: number): Promise<boolean> {
+  const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
+  for (;;) {
+    const alive = (await readWorkers(store, Date.now(), staleAfterMs)).filter((w) => w.alive && (w.host !== hostname() || pidAlive(w.pid)));
+    if (alive.length === 0) return true;
+    if (Date.now() > deadline) return false;
+    await pause(50);
+  }
+}
+

@@ -1,0 +1,128 @@
+// Claims and the moves out of processing/. Every move of a claimed job starts with one rename of the
+// claimed file (the fence): if the claim was taken away (a reaper judged the worker dead), that rename
+// fails with ENOENT and the worker walks away without touching anything.
+//
+//  claim     pending/<name>            -> processing/<name>~<worker>~<seq>.json        (ENOENT: lost the race)
+//  complete  processing/<claim>        -> completed/<hour>/<id>.json, then the final record over it
+//  bury      processing/<claim>        -> dead/<id>.json, then the final record over it
+//  requeue   processing/<claim>        -> pending/.stage~<owner>~<name> (hidden), the new record over it,
+//            then renamed to pending/<name>: a retry is never visible with its old record, and a crash
+//            leaves a stage file that the reaper publishes once its owner is stale.
+//  quarantine processing/<claim>       -> quarantine/<original name>.<time>, reason in <that>.reason
+//
+// completed/ and dead/ files are overwritten in place after the fence: nothing else writes there
+// (dlq retry moves a dead job only once its record is final or its writer is stale).
+
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { isErrno } from './errors.js';
+import { type Job, pendingName } from './job.js';
+import { claimName, completedPath, completedShard, DIR_MODE, deadPath, jobData, type Store, writeFileDurable, writeTmp } from './store.js';
+
+/** Renames pending/<name> into processing/ for `worker`. Returns the claimed path, or null if another worker won. */
+export async function claimFile(store: Store, name: string, worker: string, seq: number): Promise<string | null> {
+  const to = join(store.processing, claimName(name, worker, seq));
+  try {
+    await fsp.rename(join(store.pending, name), to);
+    return to;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return null;
+    throw err;
+  }
+}
+
+/** Prefix of a staged file in pending/: hidden from workers until it is renamed to its real name. */
+export const STAGE_PREFIX = '.stage~';
+
+/** pending/.stage~<owner>~<name>; owner is a worker id or an admin tag. */
+export function stageName(owner: string, name: string): string {
+  return `${STAGE_PREFIX}${owner}~${name}`;
+}
+
+export function parseStageName(file: string): { owner: string; name: string } | null {
+  if (!file.startsWith(STAGE_PREFIX)) return null;
+  const rest = file.slice(STAGE_PREFIX.length);
+  const t = rest.indexOf('~');
+  return t > 0 ? { owner: rest.slice(0, t), name: rest.slice(t + 1) } : null;
+}
+
+/**
+ * Moves the file at `from` (a claim, or a dead job) back to pending/ with `job` as its new record.
+ * Returns false, having changed nothing, when `from` is gone (the fence).
+ */
+export async function requeue(store: Store, from: string, job: Job, owner: string): Promise<boolean> {
+  const name = pendingName(job);
+  const tmp = await writeTmp(store, `requeue.${job.id}`, jobData(job));
+  const stage = join(store.pending, stageName(owner, name));
+  try {
+    await fsp.rename(from, stage);
+  } catch (err) {
+    await fsp.unlink(tmp).catch(() => {});
+    if (isErrno(err, 'ENOENT')) return false;
+    throw err;
+  }
+  await fsp.rename(tmp, stage);
+  await fsp.rename(stage, join(store.pending, name));
+  return true;
+}
+
+const knownShards = new Set<string>();
+
+/** Moves a claim to completed/<hour>/<id>.json and writes its final record. False when fenced out. */
+export async function complete(store: Store, claimPath: string, job: Job, now: number): Promise<boolean> {
+  const shard = completedShard(now);
+  const dest = completedPath(store, shard, job.id);
+  if (!knownShards.has(shard)) {
+    await fsp.mkdir(join(store.completed, shard), { recursive: true, mode: DIR_MODE });
+    knownShards.add(shard);
+  }
+  if (!(await fence(claimPath, dest))) {
+    // The shard may have been removed by retention in another process: make it and try once more.
+    knownShards.delete(shard);
+    await fsp.mkdir(join(store.completed, shard), { recursive: true, mode: DIR_MODE });
+    if (!(await fence(claimPath, dest))) return false;
+  }
+  await overwrite(store, dest, job);
+  return true;
+}
+
+/** Moves a claim to dead/<id>.json and writes its final record. False when fenced out. */
+export async function bury(store: Store, claimPath: string, job: Job): Promise<boolean> {
+  const dest = deadPath(store, job.id);
+  if (!(await fence(claimPath, dest))) return false;
+  await overwrite(store, dest, job);
+  return true;
+}
+
+/** Moves an unreadable file out of the way, never deleting it, with the reason beside it. */
+export async function quarantine(store: Store, from: string, originalName: string, reason: string, now: number): Promise<string | null> {
+  const base = `${originalName}.${now}`;
+  const dest = join(store.quarantine, base);
+  try {
+    await fsp.rename(from, dest);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return null;
+    throw err;
+  }
+  await writeFileDurable(store, `${dest}.reason`, `${reason}\n`).catch(() => {});
+  return dest;
+}
+
+async function fence(from: string, to: string): Promise<boolean> {
+  try {
+    await fsp.rename(from, to);
+    return true;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return false;
+    throw err;
+  }
+}
+
+/**
+ * Replaces a finished job's record. Not fsynced: if a crash loses it, the file in completed/ or dead/
+ * still holds the job (the folder is the state) with its record from before the last attempt.
+ */
+async function overwrite(store: Store, dest: string, job: Job): Promise<void> {
+  const tmp = await writeTmp(store, `final.${job.id}`, jobData(job), false);
+  await fsp.rename(tmp, dest);
+}

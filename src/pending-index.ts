@@ -1,0 +1,203 @@
+// The worker's in-memory index of pending/, built from file names only (no file is opened to choose).
+//
+//  - Order among due jobs: lowest priority number, then earliest available_at, then name (enqueue order).
+//  - Jobs not yet due wait in a second heap keyed by available_at and move over when their time comes;
+//    a timer wakes the workers at the next one, so a scheduled job never runs early and never waits long.
+//  - chokidar watches the folder itself (not each file: one inotify watch whatever the queue size);
+//    its raw events name each file that arrives. Events are only a hint: a full rescan every
+//    poll-interval guarantees progress when events are lost. In poll mode (shared filesystems, where
+//    another host's renames raise no event here) the rescan is the only source.
+//  - Entries are removed lazily: a taken name leaves the map at once; stale heap entries are skipped.
+//    A name that no longer exists costs one failed rename (ENOENT) in the claim.
+
+import { promises as fsp } from 'node:fs';
+import { isErrno } from './errors.js';
+import { Heap } from './heap.js';
+import { type PendingName, parsePendingName } from './job.js';
+
+export interface IndexOptions {
+  dir: string;
+  /** Full rescan period. */
+  pollIntervalMs: number;
+  /** true: no file events, rescans only. */
+  poll: boolean;
+  now: () => number;
+}
+
+/** What take() hands out: a queuectl-named job, or a hand-dropped file to normalise. */
+export type Taken = { kind: 'job'; entry: PendingName } | { kind: 'dropped'; name: string };
+
+const dueLess = (a: PendingName, b: PendingName) =>
+  a.priority !== b.priority ? a.priority < b.priority : a.availableAt !== b.availableAt ? a.availableAt < b.availableAt : a.name < b.name;
+const timeLess = (a: PendingName, b: PendingName) => a.availableAt < b.availableAt || (a.availableAt === b.availableAt && a.name < b.name);
+
+/** How long a name we took is ignored when an event or a rescan reports it again. */
+const RECENT_MS = 2_000;
+
+export class PendingIndex {
+  private entries = new Map<string, PendingName>();
+  private dropped = new Set<string>();
+  private due = new Heap<PendingName>(dueLess);
+  private future = new Heap<PendingName>(timeLess);
+  private recent = new Map<string, number>();
+  private waiters: (() => void)[] = [];
+  private watcher: { close(): Promise<void> } | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeAt = Infinity;
+  private closed = false;
+  private scanning: Promise<void> | undefined;
+
+  constructor(private readonly opts: IndexOptions) {}
+
+  /** Scans once and starts watching. */
+  async start(): Promise<void> {
+    await this.rescan();
+    if (!this.opts.poll) {
+      const { watch } = await import('chokidar');
+      const watcher = watch(this.opts.dir, {
+        depth: 0,
+        ignoreInitial: true,
+        persistent: true,
+        // Ignore every file: chokidar then holds one watch for the folder, and raw events still name arrivals.
+        ignored: (_path: string, stats?: { isFile(): boolean }) => !!stats && stats.isFile(),
+      });
+      watcher.on('raw', (_event: string, path: string) => {
+        const name = path.slice(path.lastIndexOf('/') + 1);
+        if (name) this.add(name);
+      });
+      watcher.on('error', () => {}); // the rescan covers for a broken watcher
+      await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+      this.watcher = watcher;
+    }
+    this.scheduleRescan();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.rescanTimer);
+    clearTimeout(this.wakeTimer);
+    await this.watcher?.close();
+    this.wakeAll();
+  }
+
+  /** Number of names known (due and scheduled, plus dropped files). */
+  get size(): number {
+    return this.entries.size + this.dropped.size;
+  }
+
+  /** Adds a name reported by an event or a scan. Wakes waiting workers when it is due. */
+  add(name: string): void {
+    if (!name.endsWith('.json') || name.startsWith('.')) return;
+    if (this.entries.has(name) || this.dropped.has(name)) return;
+    const t = this.recent.get(name);
+    if (t !== undefined) {
+      if (this.opts.now() - t < RECENT_MS) return;
+      this.recent.delete(name);
+    }
+    const parsed = parsePendingName(name);
+    if (!parsed) {
+      this.dropped.add(name);
+      this.wakeAll();
+      return;
+    }
+    this.entries.set(name, parsed);
+    if (parsed.availableAt <= this.opts.now()) {
+      this.due.push(parsed);
+      this.wakeAll();
+    } else {
+      this.future.push(parsed);
+      this.armWake(parsed.availableAt);
+    }
+  }
+
+  /** Hands out the best job that may run now (hand-dropped files first), removing it from the index. */
+  take(): Taken | null {
+    const now = this.opts.now();
+    for (const name of this.dropped) {
+      this.dropped.delete(name);
+      this.remember(name, now);
+      return { kind: 'dropped', name };
+    }
+    while (this.future.size && this.future.peek()!.availableAt <= now) this.due.push(this.future.pop()!);
+    for (let e = this.due.pop(); e; e = this.due.pop()) {
+      if (this.entries.get(e.name) !== e) continue; // taken already, or gone at the last rescan
+      this.entries.delete(e.name);
+      this.remember(e.name, now);
+      return { kind: 'job', entry: e };
+    }
+    const next = this.future.peek();
+    if (next) this.armWake(next.availableAt);
+    return null;
+  }
+
+  /** Resolves when there may be work: a new due file, a scheduled job's time, a rescan, or close(). */
+  waitForWork(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Wakes every waiting worker (stop requests use this too). */
+  wakeAll(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const fn of w) fn();
+  }
+
+  /** Reads the folder and reconciles the index with it. */
+  rescan(): Promise<void> {
+    this.scanning ??= this.doRescan().finally(() => {
+      this.scanning = undefined;
+    });
+    return this.scanning;
+  }
+
+  private async doRescan(): Promise<void> {
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.opts.dir);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return;
+      throw err;
+    }
+    const present = new Set(names);
+    for (const name of this.entries.keys()) if (!present.has(name)) this.entries.delete(name);
+    for (const name of this.dropped) if (!present.has(name)) this.dropped.delete(name);
+    const now = this.opts.now();
+    for (const [name, t] of this.recent) if (now - t >= RECENT_MS) this.recent.delete(name);
+    for (const name of names) this.add(name);
+    // Heaps keep removed entries until popped; rebuild them when mostly stale.
+    if (this.due.size + this.future.size > 2 * this.entries.size + 1024) this.rebuildHeaps();
+    if (this.due.size) this.wakeAll();
+  }
+
+  private rebuildHeaps(): void {
+    this.due.clear();
+    this.future.clear();
+    const now = this.opts.now();
+    for (const e of this.entries.values()) (e.availableAt <= now ? this.due : this.future).push(e);
+  }
+
+  private scheduleRescan(): void {
+    if (this.closed) return;
+    this.rescanTimer = setTimeout(() => {
+      this.rescan().catch(() => {}).finally(() => this.scheduleRescan());
+    }, this.opts.pollIntervalMs);
+    this.rescanTimer.unref?.();
+  }
+
+  private remember(name: string, now: number): void {
+    this.recent.set(name, now);
+  }
+
+  /** Arms one timer for the earliest scheduled job, so workers wake when it becomes due. */
+  private armWake(at: number): void {
+    if (at >= this.wakeAt) return;
+    clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeAt = Infinity;
+      this.wakeAll();
+    }, Math.max(0, at - this.opts.now()) + 1);
+  }
+}

@@ -1,0 +1,194 @@
+// Runs one shell command: `sh -c COMMAND` through execa, in its own process group, with output streamed
+// to a log file (capped) and a short tail kept in memory. Knows nothing about queues.
+//
+// Invariants:
+//  - Output never accumulates in memory: execa runs with buffer:false and we copy chunks to the log,
+//    dropping what is past the cap (a job printing gigabytes costs the worker nothing).
+//  - A timeout or an abort signals the whole process group (SIGTERM, then SIGKILL after the grace), so
+//    `sh -c 'sleep 100 & sleep 100'` leaves nothing behind; after a timeout the group is SIGKILLed
+//    again once the shell is gone.
+//  - The log ends with the outcome as data, e.g. `[exited with status 2]`.
+
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { FILE_MODE } from './store.js';
+
+export type RunOutcome =
+  | { kind: 'exited'; exitCode: number }
+  | { kind: 'signaled'; signal: string }
+  | { kind: 'timedOut'; signal: string }
+  | { kind: 'aborted'; signal: string }
+  | { kind: 'spawnFailed'; message: string };
+
+export interface RunResult {
+  outcome: RunOutcome;
+  exitCode: number | null;
+  signal: string | null;
+  startedAt: number;
+  endedAt: number;
+  durationMs: number;
+  /** The last TAIL_BYTES of output. */
+  tail: string;
+  /** One line for people: "exit status 2", "timed out after 10s", "killed by SIGKILL". */
+  summary: string;
+}
+
+export interface RunSpec {
+  command: string;
+  cwd: string | null;
+  env: Record<string, string>;
+  /** 0: no timeout. */
+  timeoutMs: number;
+  killGraceMs: number;
+  logPath: string;
+  outputLimitBytes: number;
+  /** Aborting kills the job (force stop, cancel); the reason is the signal's `reason`. */
+  abort?: AbortSignal;
+  /** Called once the process exists, with its pid (= its process group id). */
+  onSpawn?: (pid: number) => void;
+}
+
+export const TAIL_BYTES = 2048;
+
+type Execa = typeof import('execa').execa;
+let execaFn: Execa | undefined;
+
+/** Loaded on first use: only worker processes pay for execa. */
+async function loadExeca(): Promise<Execa> {
+  execaFn ??= (await import('execa')).execa;
+  return execaFn;
+}
+
+/** Sends a signal to a whole process group; a group that is already gone is fine. */
+export function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: nothing left in the group.
+  }
+}
+
+/** Runs the command to its end and returns what happened. Never throws for the command's failures. */
+export async function runCommand(spec: RunSpec): Promise<RunResult> {
+  const execa = await loadExeca();
+  const startedAt = Date.now();
+  const log = new CappedLog(spec.logPath, spec.outputLimitBytes);
+  const sub = execa('/bin/sh', ['-c', spec.command], {
+    cwd: spec.cwd ?? undefined,
+    env: spec.env,
+    extendEnv: true,
+    detached: true, // own process group: a timeout or cancel reaches every descendant
+    buffer: false,
+    reject: false,
+    stdin: 'ignore',
+    stripFinalNewline: false,
+  });
+  sub.catch(() => {}); // outcomes are read from the events below
+  if (sub.pid !== undefined) spec.onSpawn?.(sub.pid);
+
+  let timedOut = false;
+  let aborted = false;
+  let escalate: NodeJS.Timeout | undefined;
+  const terminate = () => {
+    if (sub.pid === undefined) return;
+    killGroup(sub.pid, 'SIGTERM');
+    escalate ??= setTimeout(() => killGroup(sub.pid!, 'SIGKILL'), spec.killGraceMs);
+  };
+  const timer = spec.timeoutMs > 0 ? setTimeout(() => { timedOut = true; terminate(); }, spec.timeoutMs) : undefined;
+  const onAbort = () => { aborted = true; terminate(); };
+  if (spec.abort?.aborted) onAbort();
+  else spec.abort?.addEventListener('abort', onAbort, { once: true });
+
+  sub.stdout?.on('data', (chunk: Buffer) => log.write(chunk));
+  sub.stderr?.on('data', (chunk: Buffer) => log.write(chunk));
+  const streamsClosed = Promise.all([sub.stdout, sub.stderr].map((s) => (s ? new Promise<void>((r) => s.once('close', () => r())) : undefined)));
+
+  const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | { error: Error }>((resolve) => {
+    sub.once('exit', (code, signal) => resolve({ code, signal }));
+    sub.once('error', (error) => resolve({ error }));
+  });
+
+  // Background children may hold the pipes open after the shell exits; give them a moment, then stop reading.
+  let grace: NodeJS.Timeout | undefined;
+  await Promise.race([streamsClosed, new Promise<void>((r) => { grace = setTimeout(r, 200); })]);
+  clearTimeout(grace);
+  sub.stdout?.destroy();
+  sub.stderr?.destroy();
+  clearTimeout(timer);
+  clearTimeout(escalate);
+  spec.abort?.removeEventListener('abort', onAbort);
+  if ((timedOut || aborted) && sub.pid !== undefined) killGroup(sub.pid, 'SIGKILL');
+
+  const endedAt = Date.now();
+  let outcome: RunOutcome;
+  if ('error' in ended) outcome = { kind: 'spawnFailed', message: ended.error.message };
+  else if (timedOut) outcome = { kind: 'timedOut', signal: ended.signal ?? 'SIGTERM' };
+  else if (aborted) outcome = { kind: 'aborted', signal: ended.signal ?? 'SIGTERM' };
+  else if (ended.signal) outcome = { kind: 'signaled', signal: ended.signal };
+  else outcome = { kind: 'exited', exitCode: ended.code ?? 0 };
+
+  const summary = summarize(outcome, spec.timeoutMs);
+  await log.close(`[${summary}]\n`);
+  return {
+    outcome,
+    exitCode: outcome.kind === 'exited' ? outcome.exitCode : null,
+    signal: 'signal' in outcome ? outcome.signal : null,
+    startedAt,
+    endedAt,
+    durationMs: endedAt - startedAt,
+    tail: log.tail(),
+    summary,
+  };
+}
+
+function summarize(outcome: RunOutcome, timeoutMs: number): string {
+  switch (outcome.kind) {
+    case 'exited': return `exited with status ${outcome.exitCode}`;
+    case 'signaled': return `killed by signal ${outcome.signal}`;
+    case 'timedOut': return `timed out after ${timeoutMs / 1000}s; killed by ${outcome.signal}`;
+    case 'aborted': return `stopped by request; killed by ${outcome.signal}`;
+    case 'spawnFailed': return `could not start: ${outcome.message}`;
+  }
+}
+
+/** A log file that keeps at most `limit` bytes of output plus a marker, and the last TAIL_BYTES in memory. */
+class CappedLog {
+  private stream: WriteStream;
+  private written = 0;
+  private truncated = false;
+  private last: Buffer = Buffer.alloc(0);
+
+  constructor(path: string, private readonly limit: number) {
+    this.stream = createWriteStream(path, { flags: 'w', mode: FILE_MODE });
+    this.stream.on('error', () => {}); // a full disk must not crash the worker; the job's outcome still counts
+  }
+
+  write(chunk: Buffer): void {
+    if (chunk.length >= TAIL_BYTES) this.last = Buffer.from(chunk.subarray(-TAIL_BYTES));
+    else {
+      this.last = Buffer.concat([this.last, chunk]);
+      if (this.last.length > TAIL_BYTES * 2) this.last = Buffer.from(this.last.subarray(-TAIL_BYTES));
+    }
+    if (this.truncated) return;
+    const room = this.limit - this.written;
+    if (chunk.length <= room) {
+      this.stream.write(chunk);
+      this.written += chunk.length;
+      return;
+    }
+    if (room > 0) this.stream.write(chunk.subarray(0, room));
+    this.written = this.limit;
+    this.truncated = true;
+    this.stream.write(`\n[output truncated: over the output-limit of ${this.limit} bytes]\n`);
+  }
+
+  tail(): string {
+    return this.last.subarray(-TAIL_BYTES).toString('utf8');
+  }
+
+  close(trailer: string): Promise<void> {
+    return new Promise((resolve) => {
+      this.stream.end(trailer, () => resolve());
+      this.stream.once('error', () => resolve());
+    });
+  }
+}

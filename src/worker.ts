@@ -1,0 +1,410 @@
+// The worker pool: N workers in one process sharing one index of pending/. Each worker loops
+// take -> claim (rename) -> run -> complete | requeue | bury, and owns a heartbeat file.
+// Timers in the process: heartbeats, recovery of dead workers' jobs, stop and cancel requests, stats,
+// retention of old completed jobs and sweeping of old tmp/ files.
+//
+// Invariants:
+//  - A claimed job MUST leave processing/ however its command ends (success, failure, timeout, spawn
+//    error, our own stop): every path below ends in complete, requeue or bury, or finds itself fenced.
+//  - Stop is graceful by default: claim nothing new, finish what runs. Force kills running commands,
+//    and their jobs go back to pending/ without using an attempt.
+//  - Nothing here reads process.argv/env or prints: events go to onEvent.
+
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, join } from 'node:path';
+import { type BackoffPolicy, decideAfterFailure } from './backoff.js';
+import { bury, claimFile, complete, quarantine, requeue } from './claim.js';
+import type { Config } from './config.js';
+import { isErrno } from './errors.js';
+import { createHeartbeat, type Heartbeat } from './heartbeat.js';
+import { type Attempt, createJob, type Job, newJobId, type PendingName, parseStoredJob, pendingName } from './job.js';
+import { PendingIndex } from './pending-index.js';
+import { reapStale } from './reaper.js';
+import { purgeCompleted } from './retention.js';
+import { runCommand, type RunResult } from './runner.js';
+import { StatsRecorder } from './stats.js';
+import { DIR_MODE, idMarkerPath, idShard, jobData, locateJob, logPath, reserveId, type Store, writeTmp } from './store.js';
+
+export type WorkerEvent =
+  | { type: 'ready'; workers: string[]; pid: number }
+  | { type: 'claimed'; worker: string; id: string; attempt: number; maxRuns: number; command: string }
+  | { type: 'completed'; worker: string; id: string; attempt: number; durationMs: number }
+  | { type: 'failed'; worker: string; id: string; attempt: number; summary: string; retryInMs: number }
+  | { type: 'dead'; worker: string; id: string; attempt: number; summary: string }
+  | { type: 'interrupted'; worker: string; id: string }
+  | { type: 'cancelled'; worker: string; id: string }
+  | { type: 'fenced'; worker: string; id: string }
+  | { type: 'recovered'; worker: string; id: string; from: string; to: 'pending' | 'dead'; killed: number }
+  | { type: 'normalized'; worker: string; name: string; id: string }
+  | { type: 'quarantined'; worker: string; name: string; reason: string }
+  | { type: 'stopping'; mode: StopMode }
+  | { type: 'error'; worker?: string; message: string };
+
+export type StopMode = 'graceful' | 'force';
+
+export interface PoolOptions {
+  store: Store;
+  config: Config;
+  count: number;
+  onEvent: (event: WorkerEvent) => void;
+}
+
+export interface WorkerPool {
+  /** Worker ids (one heartbeat file each). */
+  ids: string[];
+  /** Resolves when every worker has stopped and the heartbeats are gone. */
+  done: Promise<void>;
+  stop(mode: StopMode): void;
+}
+
+interface Running {
+  claimPath: string;
+  id: string;
+  abort: AbortController;
+  cancelled: boolean;
+}
+
+interface Slot {
+  id: string;
+  seq: number;
+  heartbeat: Heartbeat;
+  running?: Running;
+}
+
+const HOST = hostname();
+
+/** Worker ids: "w" + 10 base-36 characters, lowercase so claim names parse. */
+function newWorkerId(): string {
+  return `w${BigInt(`0x${randomBytes(7).toString('hex')}`).toString(36).padStart(10, '0').slice(-10)}`;
+}
+
+/** Starts `count` workers on the store. Returns once they are claiming. */
+export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
+  const { store, config } = opts;
+  const emit = (e: WorkerEvent) => {
+    try {
+      opts.onEvent(e);
+    } catch {
+      // a broken printer must not stop the queue
+    }
+  };
+  const policy: BackoffPolicy = { base: config.backoffBase, maxMs: config.backoffMaxMs, jitter: config.backoffJitter };
+  const slots: Slot[] = [];
+  for (let i = 0; i < Math.max(1, opts.count); i++) {
+    const id = newWorkerId();
+    slots.push({ id, seq: 0, heartbeat: await createHeartbeat(store, id) });
+  }
+  const self = new Set(slots.map((s) => s.id));
+  const stats = new StatsRecorder(store, slots[0].id);
+  const index = new PendingIndex({ dir: store.pending, pollIntervalMs: config.pollIntervalMs, poll: config.poll, now: Date.now });
+  let reference = await slots[0].heartbeat.beat();
+  let stopping: StopMode | null = null;
+  const logDirs = new Set<string>();
+
+  // ---- recovery, first at start so a restarted worker picks up what a crash left ----
+  let reaping: Promise<void> | undefined;
+  const reap = () => (reaping ??= reapStale({ store, staleAfterMs: config.staleAfterMs, policy, reference, self, owner: slots[0].id, now: Date.now() })
+    .then((events) => {
+      for (const e of events) {
+        if (e.type === 'recovered') emit({ ...e, worker: slots[0].id });
+        else if (e.type === 'quarantined') emit({ ...e, worker: slots[0].id });
+        else index.add(e.name);
+      }
+    })
+    .catch((err) => emit({ type: 'error', message: `recovery: ${(err as Error).message}` }))
+    .finally(() => {
+      reaping = undefined;
+    }));
+  await reap();
+  await index.start();
+
+  // ---- timers ----
+  const timers: NodeJS.Timeout[] = [];
+  const every = (ms: number, fn: () => Promise<unknown> | void, jitter = false) => {
+    const tick = () => {
+      const next = jitter ? ms * (0.75 + Math.random() * 0.5) : ms;
+      const t = setTimeout(async () => {
+        try {
+          await fn();
+        } catch (err) {
+          emit({ type: 'error', message: (err as Error).message });
+        }
+        if (!done) tick();
+      }, next);
+      timers.push(t);
+    };
+    tick();
+  };
+  let done = false;
+  every(config.heartbeatIntervalMs, async () => {
+    const beats = await Promise.all(slots.map((s) => s.heartbeat.beat().catch(() => 0)));
+    reference = Math.max(reference, ...beats);
+    await checkRequests();
+  });
+  every(Math.max(50, config.staleAfterMs / 2), reap, true);
+  every(2_000, () => stats.flush(Date.now()));
+  if (config.retentionMs > 0) every(60_000, () => purgeCompleted(store, Date.now() - config.retentionMs), true);
+  every(600_000, () => sweepTmp(store, Date.now()), true);
+
+  /** Stop and cancel requests arrive as files in workers/: <worker>.stop holds the mode, <worker>.cancel the claim. */
+  async function checkRequests(): Promise<void> {
+    const names = await fsp.readdir(store.workers).catch(() => [] as string[]);
+    for (const slot of slots) {
+      if (names.includes(`${slot.id}.stop`)) {
+        const path = join(store.workers, `${slot.id}.stop`);
+        const mode = (await fsp.readFile(path, 'utf8').catch(() => '')).trim() === 'force' ? 'force' : 'graceful';
+        await fsp.unlink(path).catch(() => {});
+        stop(mode);
+      }
+      if (names.includes(`${slot.id}.cancel`)) {
+        const path = join(store.workers, `${slot.id}.cancel`);
+        const claim = (await fsp.readFile(path, 'utf8').catch(() => '')).trim();
+        await fsp.unlink(path).catch(() => {});
+        if (slot.running && basename(slot.running.claimPath) === claim) {
+          slot.running.cancelled = true;
+          slot.running.abort.abort();
+        }
+      }
+    }
+  }
+
+  function stop(mode: StopMode): void {
+    if (stopping === 'force' || stopping === mode) return;
+    stopping = mode;
+    emit({ type: 'stopping', mode });
+    if (mode === 'force') for (const s of slots) s.running?.abort.abort();
+    index.wakeAll();
+    void index.close();
+  }
+
+  // ---- the worker loop ----
+  async function loop(slot: Slot): Promise<void> {
+    while (!stopping) {
+      const taken = index.take();
+      if (!taken) {
+        await index.waitForWork();
+        continue;
+      }
+      const name = taken.kind === 'job' ? taken.entry.name : taken.name;
+      const claimPath = await claimFile(store, name, slot.id, slot.seq++).catch((err) => {
+        emit({ type: 'error', worker: slot.id, message: `claim ${name}: ${(err as Error).message}` });
+        return null;
+      });
+      if (!claimPath) continue;
+      try {
+        if (taken.kind === 'dropped') await normalizeDropped(slot, claimPath, name);
+        else await runClaim(slot, claimPath, taken.entry);
+      } catch (err) {
+        // The job stays in processing/ under our claim; recovery returns it if we cannot.
+        emit({ type: 'error', worker: slot.id, message: `${name}: ${(err as Error).message}` });
+      } finally {
+        slot.running = undefined;
+      }
+    }
+  }
+
+  /** Reads a claimed file, or moves it to quarantine/ when it is not a readable job. */
+  async function readClaim(slot: Slot, claimPath: string, originalName: string): Promise<string | null> {
+    const st = await fsp.lstat(claimPath).catch(() => null);
+    if (!st) return null;
+    if (!st.isFile()) {
+      await toQuarantine(slot, claimPath, originalName, `not a regular file (${st.isSymbolicLink() ? 'a symlink' : st.isDirectory() ? 'a folder' : 'special'}); only plain JSON files are jobs`);
+      return null;
+    }
+    if (st.size > 4 * 1024 * 1024) {
+      await toQuarantine(slot, claimPath, originalName, `${st.size} bytes is too large for a job file (limit 4MB)`);
+      return null;
+    }
+    try {
+      return await fsp.readFile(claimPath, 'utf8');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return null;
+      throw err;
+    }
+  }
+
+  async function toQuarantine(slot: Slot, from: string, name: string, reason: string): Promise<void> {
+    if (await quarantine(store, from, name, reason, Date.now())) emit({ type: 'quarantined', worker: slot.id, name, reason });
+  }
+
+  /**
+   * A file dropped into pending/ under its own name: validate it, give it an id and defaults, and put it
+   * back under a queuectl name (so its priority and run_at count). The id is reserved before the move;
+   * a crash in between is recognised by the id marker's `source`.
+   */
+  async function normalizeDropped(slot: Slot, claimPath: string, name: string): Promise<void> {
+    const text = await readClaim(slot, claimPath, name);
+    if (text === null) return;
+    let spec: unknown;
+    try {
+      spec = JSON.parse(text);
+    } catch (err) {
+      return toQuarantine(slot, claimPath, name, `not valid JSON: ${(err as Error).message}`);
+    }
+    const now = Date.now();
+    let job: Job;
+    try {
+      job = createJob(spec, `pending/${name}`, now, { maxRetries: config.maxRetries, cwd: null }, () => newJobId(now));
+    } catch (err) {
+      return toQuarantine(slot, claimPath, name, (err as Error).message);
+    }
+    job.source = name;
+    const tmp = await writeTmp(store, `intake.${job.id}`, jobData(job));
+    try {
+      if (!(await reserveId(store, job.id, tmp))) {
+        const marker = await fsp.readFile(idMarkerPath(store, job.id), 'utf8').then((t) => JSON.parse(t) as Job, () => null);
+        const ours = marker?.source === name && !(await locateJob(store, job.id));
+        if (!ours) {
+          if (marker?.source === name) {
+            // Already taken in before a crash: this copy is the leftover original.
+            await fsp.unlink(claimPath).catch(() => {});
+            return;
+          }
+          return toQuarantine(slot, claimPath, name, `id "${job.id}" is already used by another job; ids are unique across all states`);
+        }
+      }
+      if (await requeue(store, claimPath, job, slot.id)) {
+        emit({ type: 'normalized', worker: slot.id, name, id: job.id });
+        index.add(pendingName(job));
+      }
+    } finally {
+      await fsp.unlink(tmp).catch(() => {});
+    }
+  }
+
+  async function runClaim(slot: Slot, claimPath: string, entry: PendingName): Promise<void> {
+    const text = await readClaim(slot, claimPath, entry.name);
+    if (text === null) return;
+    let job: Job;
+    try {
+      job = parseStoredJob(text, `pending/${entry.name}`, 'processing');
+      if (job.id !== entry.id) throw new Error(`the file name says id "${entry.id}" but the record says "${job.id}"`);
+    } catch (err) {
+      return toQuarantine(slot, claimPath, entry.name, (err as Error).message);
+    }
+    const run = (job.history?.length ?? 0) + 1;
+    job.attempts += 1;
+    const abort = new AbortController();
+    slot.running = { claimPath, id: job.id, abort, cancelled: false };
+    if (stopping === 'force') abort.abort();
+    emit({ type: 'claimed', worker: slot.id, id: job.id, attempt: job.attempts, maxRuns: job.max_retries + 1, command: job.command });
+
+    const log = logPath(store, job.id, run);
+    const dir = idShard(job.id);
+    if (!logDirs.has(dir)) {
+      await fsp.mkdir(join(store.logs, dir), { recursive: true, mode: DIR_MODE });
+      logDirs.add(dir);
+    }
+    const result = await runCommand({
+      command: job.command,
+      cwd: job.cwd,
+      env: {
+        ...(job.env ?? {}),
+        QUEUECTL_JOB_ID: job.id,
+        QUEUECTL_ATTEMPT: String(job.attempts),
+        QUEUECTL_CLAIM: basename(claimPath),
+        QUEUECTL_ROOT: store.root,
+      },
+      timeoutMs: job.timeout ? job.timeout * 1000 : config.timeoutMs,
+      killGraceMs: config.killGraceMs,
+      logPath: log,
+      outputLimitBytes: config.outputLimitBytes,
+      abort: abort.signal,
+    });
+    await finish(slot, claimPath, job, run, result);
+  }
+
+  /** Moves the job out of processing/ according to how its command ended. */
+  async function finish(slot: Slot, claimPath: string, job: Job, run: number, result: RunResult): Promise<void> {
+    const now = Date.now();
+    const iso = new Date(now).toISOString();
+    const cancelled = slot.running?.cancelled ?? false;
+    const kind = result.outcome.kind;
+    const reason = cancelled ? 'cancelled'
+      : kind === 'aborted' ? 'interrupted'
+      : kind === 'exited' ? (result.exitCode === 0 ? 'completed' : 'failed')
+      : kind === 'timedOut' ? 'timeout'
+      : kind === 'spawnFailed' ? 'spawn-error'
+      : 'killed';
+    const attempt: Attempt = {
+      attempt: run, worker: slot.id, host: HOST, pid: process.pid,
+      started_at: new Date(result.startedAt).toISOString(), ended_at: new Date(result.endedAt).toISOString(),
+      duration_ms: result.durationMs, exit_code: result.exitCode, signal: result.signal, reason,
+      ...(reason === 'completed' ? {} : { error: result.summary }),
+    };
+    job.history = [...(job.history ?? []), attempt];
+    job.exit_code = result.exitCode;
+    job.signal = result.signal;
+    job.output_tail = result.tail;
+    job.updated_at = iso;
+    job.last_error = reason === 'completed' ? null : result.summary;
+
+    let moved: boolean;
+    if (reason === 'completed') {
+      job.state = 'completed';
+      job.finished_at = iso;
+      moved = await complete(store, claimPath, job, now);
+      if (moved) {
+        stats.record('completed', result.durationMs, now);
+        emit({ type: 'completed', worker: slot.id, id: job.id, attempt: job.attempts, durationMs: result.durationMs });
+      }
+    } else if (reason === 'interrupted') {
+      // Our own stop, not the job's fault: back to pending now, without using an attempt.
+      job.attempts -= 1;
+      job.state = 'pending';
+      job.available_at = iso;
+      moved = await requeue(store, claimPath, job, slot.id);
+      if (moved) emit({ type: 'interrupted', worker: slot.id, id: job.id });
+    } else if (reason === 'cancelled') {
+      job.state = 'dead';
+      job.finished_at = iso;
+      job.last_error = 'cancelled';
+      moved = await bury(store, claimPath, job);
+      if (moved) emit({ type: 'cancelled', worker: slot.id, id: job.id });
+    } else {
+      const next = decideAfterFailure(job.attempts, job.max_retries, now, policy);
+      if (next.to === 'dead') {
+        job.state = 'dead';
+        job.finished_at = iso;
+        moved = await bury(store, claimPath, job);
+        if (moved) {
+          stats.record('dead', result.durationMs, now);
+          emit({ type: 'dead', worker: slot.id, id: job.id, attempt: job.attempts, summary: result.summary });
+        }
+      } else {
+        job.state = 'pending';
+        job.available_at = new Date(next.availableAt).toISOString();
+        moved = await requeue(store, claimPath, job, slot.id);
+        if (moved) {
+          stats.record('failed', result.durationMs, now);
+          emit({ type: 'failed', worker: slot.id, id: job.id, attempt: job.attempts, summary: result.summary, retryInMs: next.delayMs });
+          index.add(pendingName(job));
+        }
+      }
+    }
+    if (!moved) emit({ type: 'fenced', worker: slot.id, id: job.id });
+  }
+
+  emit({ type: 'ready', workers: slots.map((s) => s.id), pid: process.pid });
+  const loops = Promise.all(slots.map((s) => loop(s)));
+  const finished = loops.then(async () => {
+    done = true;
+    for (const t of timers) clearTimeout(t);
+    await index.close();
+    await reaping;
+    await stats.flush(Date.now()).catch(() => {});
+    await Promise.all(slots.map((s) => s.heartbeat.remove()));
+  });
+  return { ids: slots.map((s) => s.id), done: finished, stop };
+}
+
+/** Removes files left in tmp/ for over an hour (a writer that crashed mid-write; never visible as jobs). */
+async function sweepTmp(store: Store, now: number): Promise<void> {
+  for (const name of await fsp.readdir(store.tmp).catch(() => [] as string[])) {
+    const path = join(store.tmp, name);
+    const st = await fsp.stat(path).catch(() => null);
+    if (st && now - st.mtimeMs > 3_600_000) await fsp.unlink(path).catch(() => {});
+  }
+}
