@@ -1,0 +1,723 @@
+#!/usr/bin/env node
+// queuectl benchmark: one table of figures, each with the baseline it is judged against, measured in the
+// same run so that ratios hold on a noisy machine.
+//
+//   npm run bench                  full run (~2-5 min)
+//   npm run bench -- --quick       short run (<2 min): fewer repetitions and samples
+//   node bench/run.mjs --only enqueue-cli,latency     some figures only (keys: see FIGURES below)
+//   QUEUECTL_CLI=path/to/cli.js node bench/run.mjs   measure another build
+//
+// Peers (bare spawn, task-spooler, BullMQ + redis-server) come from /work/shared/bench/setup.sh, installed
+// in $PEERS_DIR (default ~/.cache/queuectl-peers). A missing peer is reported as such in the table.
+// queuectl is run from dist/ as built (`npx tsc -p .`); the bench does not build it.
+//
+// Everything the bench starts (redis-server, workers, the task-spooler server) is stopped at the end,
+// also on error or Ctrl-C; its scratch folders are removed. The table is also written to bench/out/.
+//
+// Adding a figure: write `async function figX(ctx)` returning row(...) or an array of rows, and add it to
+// FIGURES. row() computes the ratio and checks the goal.
+
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+// ---- options and paths -----------------------------------------------------------------------------
+
+const argv = process.argv.slice(2);
+const QUICK = argv.includes('--quick');
+const ONLY = (() => {
+  const i = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
+  if (i < 0) return null;
+  const v = argv[i].includes('=') ? argv[i].split('=')[1] : argv[i + 1];
+  return new Set(String(v ?? '').split(',').filter(Boolean));
+})();
+if (argv.includes('--help') || argv.includes('-h')) {
+  process.stdout.write('usage: node bench/run.mjs [--quick] [--only key,key]\n');
+  process.exit(0);
+}
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The queuectl entry run with node; QUEUECTL_CLI overrides it (another build, a stand-in). */
+const CLI = process.env.QUEUECTL_CLI ? resolve(process.env.QUEUECTL_CLI) : join(REPO, 'dist', 'cli', 'index.js');
+const OUT_DIR = join(REPO, 'bench', 'out');
+const PEERS_DIR = process.env.PEERS_DIR || join(os.homedir(), '.cache', 'queuectl-peers');
+/** Where the shared peer runners live when PEERS_DIR lacks them (spawn-runner and latency need no packages). */
+const SHARED_RUNNERS = '/work/shared/bench/runners';
+const SHARED_PEERS_SH = '/work/shared/bench/peers.sh';
+const REDIS_PORT = 6390;
+
+/** Sizes: the full run repeats and takes medians; --quick does each once or with fewer samples. */
+const P = QUICK
+  ? { cliRuns: 7, batchRuns: 1, batchN: 10_000, tputN: 1000, tputReps: 1, latSamples: 10, waitTimeoutMs: 60_000 }
+  : { cliRuns: 15, batchRuns: 3, batchN: 10_000, tputN: 1000, tputReps: 3, latSamples: 30, waitTimeoutMs: 120_000 };
+
+const WORK = fs.mkdtempSync(join(os.tmpdir(), 'queuectl-bench-'));
+
+// ---- small helpers ---------------------------------------------------------------------------------
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const nowNs = () => process.hrtime.bigint();
+const msSince = (t0) => Number(nowNs() - t0) / 1e6;
+const median = (a) => {
+  const b = [...a].sort((x, y) => x - y);
+  const m = b.length >> 1;
+  return b.length === 0 ? NaN : b.length % 2 ? b[m] : (b[m - 1] + b[m]) / 2;
+};
+const log = (msg) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const tail = (s, n = 200) => String(s ?? '').trim().split('\n').slice(-2).join(' | ').slice(-n);
+const which = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).status === 0;
+let seq = 0;
+const freshDir = (hint) => {
+  const d = join(WORK, `${hint}.${++seq}`);
+  fs.mkdirSync(d, { recursive: true });
+  return d;
+};
+
+/** Runs a command to completion; returns {status, stdout, stderr, ms, timedOut}. */
+function run(cmd, args, opts = {}) {
+  const t0 = nowNs();
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
+  const ms = msSince(t0);
+  return { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms, timedOut: r.error?.code === 'ETIMEDOUT', error: r.error };
+}
+const qc = (args, opts) => run(process.execPath, [CLI, ...args], opts);
+
+/** A peer runner: PEERS_DIR first, then the shared runners folder (only for runners without packages). */
+function runnerPath(name, needsPackages = false) {
+  const a = join(PEERS_DIR, name);
+  if (fs.existsSync(a)) return a;
+  const b = join(SHARED_RUNNERS, name);
+  if (!needsPackages && fs.existsSync(b)) return b;
+  return null;
+}
+
+// ---- processes the bench starts: tracked, and stopped on every way out ------------------------------
+
+/** Background children, each leading its own process group (detached) so the whole group can be killed. */
+const live = new Set();
+/** Extra cleanups (sync), run last-in first-out. */
+const cleanups = [];
+
+function startBg(cmd, args, opts = {}) {
+  const cp = spawn(cmd, args, { detached: true, stdio: 'ignore', ...opts });
+  cp.exited = new Promise((r) => cp.once('exit', (code, signal) => r({ code, signal })));
+  cp.once('error', () => {});
+  live.add(cp);
+  cp.exited.then(() => live.delete(cp));
+  return cp;
+}
+function killGroup(cp, sig) {
+  try {
+    process.kill(-cp.pid, sig);
+  } catch {
+    try {
+      cp.kill(sig);
+    } catch {}
+  }
+}
+/** SIGTERM the group, then SIGKILL after graceMs. */
+async function stopBg(cp, graceMs = 5000) {
+  if (!live.has(cp)) return;
+  killGroup(cp, 'SIGTERM');
+  const done = await Promise.race([cp.exited.then(() => true), sleep(graceMs).then(() => false)]);
+  if (!done) {
+    killGroup(cp, 'SIGKILL');
+    await Promise.race([cp.exited, sleep(2000)]);
+  }
+  live.delete(cp);
+}
+let cleanedUp = false;
+/** Sync last resort: kills what is left, runs cleanups, removes scratch. Safe to call twice. */
+function cleanupSync() {
+  if (cleanedUp) return;
+  cleanedUp = true;
+  for (const cp of live) killGroup(cp, 'SIGKILL');
+  for (const f of cleanups.reverse()) {
+    try {
+      f();
+    } catch {}
+  }
+  try {
+    fs.rmSync(WORK, { recursive: true, force: true });
+  } catch {}
+}
+process.on('exit', cleanupSync);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    log(`${sig}: stopping everything the bench started`);
+    cleanupSync();
+    process.exit(128 + (os.constants.signals[sig] ?? 1));
+  });
+}
+
+// task-spooler servers started by peers.sh live under WORK/peers/<tmp>/ts.sock: kill them on the way out.
+cleanups.push(() => {
+  const base = join(WORK, 'peers');
+  if (!fs.existsSync(base)) return;
+  for (const d of fs.readdirSync(base)) {
+    const sock = join(base, d, 'ts.sock');
+    if (fs.existsSync(sock)) spawnSync('tsp', ['-K'], { env: { ...process.env, TS_SOCKET: sock }, stdio: 'ignore', timeout: 5000 });
+  }
+});
+
+// ---- redis-server for BullMQ: private, started once on first use, stopped at the end -----------------
+
+function redisPing(port, timeoutMs = 300) {
+  return new Promise((res) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    const t = setTimeout(() => (s.destroy(), res(false)), timeoutMs);
+    s.on('connect', () => s.write('PING\r\n'));
+    s.on('data', (d) => (clearTimeout(t), s.destroy(), res(d.toString().startsWith('+PONG'))));
+    s.on('error', () => (clearTimeout(t), res(false)));
+  });
+}
+function portOpen(port) {
+  return new Promise((res) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.on('connect', () => (s.destroy(), res(true)));
+    s.on('error', () => res(false));
+  });
+}
+
+let redis = null; // {cp} | {error}
+/** Starts redis-server (AOF, appendfsync everysec: the bullmq-aof peer) or says why BullMQ is not available. */
+async function ensureRedis() {
+  if (redis) return redis;
+  const driver = runnerPath('bullmq-driver.cjs', true);
+  if (!driver || !fs.existsSync(join(PEERS_DIR, 'node_modules', 'bullmq'))) return (redis = { error: 'BullMQ not installed (run /work/shared/bench/setup.sh)' });
+  if (!which('redis-server')) return (redis = { error: 'redis-server not installed (run /work/shared/bench/setup.sh)' });
+  // bullmq-driver FLUSHALLs: never point it at a redis the bench did not start.
+  if (await portOpen(REDIS_PORT)) return (redis = { error: `port ${REDIS_PORT} already in use; not touching that server` });
+  const dir = freshDir('redis');
+  const cp = startBg('redis-server', ['--port', String(REDIS_PORT), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--daemonize', 'no'], {
+    stdio: ['ignore', fs.openSync(join(dir, 'log'), 'w'), 'ignore'],
+  });
+  for (let i = 0; i < 100; i++) {
+    if (await redisPing(REDIS_PORT)) return (redis = { cp, driver });
+    if (!live.has(cp)) break;
+    await sleep(50);
+  }
+  await stopBg(cp);
+  return (redis = { error: `redis-server did not start: ${tail(fs.readFileSync(join(dir, 'log'), 'utf8'))}` });
+}
+async function stopRedis() {
+  if (redis?.cp) await stopBg(redis.cp);
+}
+function bullmq(args, timeoutMs = 120_000) {
+  return run(process.execPath, [redis.driver, String(REDIS_PORT), ...args], { cwd: PEERS_DIR, timeout: timeoutMs, killSignal: 'SIGKILL' });
+}
+
+// ---- queuectl worker: start, wait until registered, stop ------------------------------------------
+
+/**
+ * Starts `queuectl worker start --count C --root R` in the background. Resolves to {cp} once workers/
+ * has an entry, or {error} when the command fails (e.g. no `worker` command in this build).
+ */
+async function startWorker(root, count) {
+  const logFile = join(root, '..', `${root.split('/').pop()}.worker.log`);
+  const fd = fs.openSync(logFile, 'w');
+  const cp = startBg(process.execPath, [CLI, 'worker', 'start', '--count', String(count), '--root', root], { stdio: ['ignore', fd, fd] });
+  fs.closeSync(fd);
+  const readLog = () => tail(fs.readFileSync(logFile, 'utf8'));
+  const workers = join(root, 'workers');
+  for (let i = 0; i < 500; i++) {
+    if (!live.has(cp)) {
+      const { code, signal } = await cp.exited;
+      const msg = readLog();
+      const missing = /unknown command|unknown option/i.test(msg);
+      return { error: missing ? 'n/a (worker not available)' : `worker exited (${code ?? signal}): ${msg}`, unavailable: missing };
+    }
+    let n = 0;
+    try {
+      n = fs.readdirSync(workers).filter((f) => !f.startsWith('.')).length;
+    } catch {}
+    if (n > 0) {
+      await sleep(200); // let the other workers of --count C come up as well
+      return { cp, logFile };
+    }
+    await sleep(20);
+  }
+  await stopBg(cp);
+  return { error: `no worker registered in ${workers} after 10 s: ${readLog()}` };
+}
+/** `queuectl worker stop`, then waits for the background process; kills its group if it lingers. */
+async function stopWorker(w, root) {
+  if (!w?.cp) return;
+  qc(['worker', 'stop', '--root', root], { timeout: 20_000, killSignal: 'SIGKILL' });
+  const done = await Promise.race([w.cp.exited.then(() => true), sleep(10_000).then(() => false)]);
+  if (!done) log(`worker for ${root} still running 10 s after "worker stop": killing it`);
+  await stopBg(w.cp, 2000);
+}
+
+/** NDJSON of n jobs, `{"id":"<prefix><i>","command":cmd}` per line. */
+function ndjson(n, cmd = 'true', prefix = 'b') {
+  let s = '';
+  for (let i = 1; i <= n; i++) s += `{"id":"${prefix}${i}","command":${JSON.stringify(cmd)}}\n`;
+  return s;
+}
+
+// ---- rows -----------------------------------------------------------------------------------------
+
+/**
+ * One line of the table. value/baseline: numbers (null when not measured, with `na` / `baselineNa` saying
+ * why). goal: {of: 'ratio'|'value', op: '<='|'>=', target}. ratio = value / baseline.
+ */
+function row({ name, value = null, unit = '', na = null, baseline = null, baselineName = '', baselineNa = null, goal = null, note = '' }) {
+  const ratio = typeof value === 'number' && typeof baseline === 'number' && baseline > 0 ? value / baseline : null;
+  let ok = null;
+  if (goal) {
+    const x = goal.of === 'ratio' ? ratio : value;
+    if (typeof x === 'number' && Number.isFinite(x)) ok = goal.op === '<=' ? x <= goal.target : x >= goal.target;
+  }
+  return { name, value, unit, na, baseline, baselineName, baselineNa, ratio, goal, ok, note };
+}
+const naRow = (name, na, extra = {}) => row({ name, na, ...extra });
+
+// ---- figures --------------------------------------------------------------------------------------
+
+/** (a) Wall time of one `queuectl enqueue` call vs `node -e 0`: the CLI's start-up cost. */
+async function figEnqueueCli() {
+  const name = 'enqueue: one CLI call, wall';
+  const root = freshDir('cli');
+  const job = '{"command":"true"}';
+  const first = qc(['enqueue', job, '--root', root]);
+  if (first.status !== 0) return naRow(name, `error: ${tail(first.stderr)}`);
+  const q = [], n = [];
+  for (let i = 0; i < 2; i++) run(process.execPath, ['-e', '0']), qc(['enqueue', job, '--root', root]);
+  for (let i = 0; i < P.cliRuns; i++) {
+    n.push(run(process.execPath, ['-e', '0']).ms);
+    const r = qc(['enqueue', job, '--root', root]);
+    if (r.status !== 0) return naRow(name, `error: ${tail(r.stderr)}`);
+    q.push(r.ms);
+  }
+  return row({
+    name, value: median(q), unit: 'ms', baseline: median(n), baselineName: 'node -e 0',
+    goal: { of: 'ratio', op: '<=', target: 1.5 },
+    note: `median of ${P.cliRuns} interleaved runs (after 2 warm-ups), into an existing root; queuectl min ${Math.min(...q).toFixed(1)} ms, node min ${Math.min(...n).toFixed(1)} ms`,
+  });
+}
+
+/** (b) Durable NDJSON batch through `queuectl enqueue -` vs BullMQ addBulk (same count). */
+async function figEnqueueBatch() {
+  const name = `enqueue: NDJSON batch of ${P.batchN.toLocaleString('en')}, durable`;
+  const input = ndjson(P.batchN);
+  const walls = [];
+  let problem = null;
+  for (let i = 0; i < P.batchRuns; i++) {
+    const root = freshDir('batch');
+    qc(['status', '--root', root]); // creates the layout, so only the batch is timed
+    const r = qc(['enqueue', '-', '--root', root], { input, timeout: 300_000, killSignal: 'SIGKILL' });
+    if (r.status !== 0) return naRow(name, `error: ${tail(r.stderr) || r.signal}`);
+    const pending = fs.readdirSync(join(root, 'pending')).length;
+    if (pending !== P.batchN) problem = `pending/ holds ${pending} files, expected ${P.batchN}`;
+    walls.push(r.ms);
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+  const rate = P.batchN / (median(walls) / 1000);
+  const base = { baselineName: `BullMQ addBulk(${P.batchN})` };
+  let extra = '';
+  const rd = await ensureRedis();
+  if (rd.error) base.baselineNa = rd.error;
+  else {
+    const b = bullmq(['enqueue']);
+    const m = /addBulk\((\d+)\) ([\d.]+)s (\d+) jobs\/s.*add\(\)x(\d+) sequential ([\d.]+)s (\d+) jobs\/s/.exec(b.stdout);
+    if (b.status !== 0 || !m) base.baselineNa = `bullmq-driver failed: ${tail(b.stderr || b.stdout)}`;
+    else {
+      base.baseline = Number(m[3]);
+      extra = `; BullMQ add() one by one ${Number(m[6]).toLocaleString('en')} jobs/s; redis AOF everysec (not fsynced per job)`;
+    }
+  }
+  return row({
+    name, value: rate, unit: 'jobs/s', ...base,
+    goal: { of: 'value', op: '>=', target: 5000 },
+    note: `whole CLI call incl. start-up, median of ${P.batchRuns} (${walls.map((w) => (w / 1000).toFixed(2)).join(', ')} s), fresh root each${extra}${problem ? `; CHECK FAILED: ${problem}` : ''}`,
+  });
+}
+
+/** One queuectl throughput pass: workers up, enqueue N, wait --all. Returns {wall_s, completed} or {error}. */
+async function qcThroughputPass(N, C) {
+  const root = join(WORK, `tput.${++seq}`); // queuectl creates it
+  const w = await startWorker(root, C);
+  if (w.error) return w;
+  try {
+    const t0 = nowNs();
+    const e = qc(['enqueue', '-', '--root', root], { input: ndjson(N), timeout: P.waitTimeoutMs, killSignal: 'SIGKILL' });
+    if (e.status !== 0) return { error: `enqueue failed: ${tail(e.stderr) || e.signal}` };
+    const wt = qc(['wait', '--all', '--root', root], { timeout: P.waitTimeoutMs, killSignal: 'SIGKILL' });
+    const wall = msSince(t0) / 1000;
+    const st = qc(['status', '--json', '--root', root]);
+    let counts = null;
+    try {
+      counts = JSON.parse(st.stdout).counts;
+    } catch {}
+    if (wt.timedOut) return { error: `wait --all did not return in ${P.waitTimeoutMs / 1000} s (completed ${counts?.completed ?? '?'}/${N})`, fatal: true };
+    if (wt.status !== 0) return { error: `wait --all failed (${wt.status}): ${tail(wt.stderr)}`, fatal: /unknown command/i.test(wt.stderr) };
+    return { wall, completed: counts?.completed ?? null, failed: (counts?.dead ?? 0) + (counts?.failed ?? 0) };
+  } finally {
+    await stopWorker(w, root);
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** peers.sh for one peer, VERIFY off; returns wall seconds or {error}. Its tsp server is killed by a cleanup. */
+function peersSh(peer, N, C) {
+  if (!fs.existsSync(SHARED_PEERS_SH)) return { error: `${SHARED_PEERS_SH} not found` };
+  const tmp = join(WORK, 'peers');
+  fs.mkdirSync(tmp, { recursive: true });
+  const r = run('bash', [SHARED_PEERS_SH, String(N), String(C)], {
+    env: { ...process.env, PEERS: peer, VERIFY: '0', PEERS_DIR, TMPDIR: tmp, REDIS_PORT: String(REDIS_PORT) },
+    timeout: 180_000, killSignal: 'SIGKILL',
+  });
+  const line = r.stdout.split('\n').find((l) => l.startsWith(peer));
+  if (!line) return { error: `peers.sh ${peer} failed: ${tail(r.stderr || r.stdout)}` };
+  const [, , , wall, , ...check] = line.trim().split(/\s+/);
+  return { wall: Number(wall), check: check.join(' ') };
+}
+
+/** (c) N jobs of `sh -c true` at C = 1, 2, 4: queuectl vs bare spawn; task-spooler and BullMQ (AOF) at 2. */
+async function figThroughput() {
+  const N = P.tputN, Cs = [1, 2, 4];
+  const spawnRunner = runnerPath('spawn-runner.mjs');
+  const walls = { bare: {}, qc: {}, tsp: [], bull: [] };
+  const errs = { bare: null, qc: null, tsp: null, bull: null };
+  const notes = { qc: {}, tsp: '', bull: '' };
+  const haveTsp = which('tsp') && fs.existsSync(join(PEERS_DIR, 'spawn-runner.mjs'));
+  if (!spawnRunner) errs.bare = 'spawn-runner.mjs not found (run /work/shared/bench/setup.sh)';
+  if (!haveTsp) errs.tsp = 'task-spooler not installed (run /work/shared/bench/setup.sh)';
+  const rd = await ensureRedis();
+  if (rd.error) errs.bull = rd.error;
+
+  for (let rep = 0; rep < P.tputReps; rep++) {
+    for (const C of Cs) {
+      log(`throughput rep ${rep + 1}/${P.tputReps} C=${C}`);
+      if (!errs.bare) {
+        const r = run(process.execPath, [spawnRunner, 'spawn', String(N), String(C)], { timeout: 120_000 });
+        const [wall, ok] = r.stdout.trim().split(/\s+/).map(Number);
+        if (r.status !== 0 || !(wall > 0)) errs.bare = `spawn-runner failed: ${tail(r.stderr)}`;
+        else {
+          (walls.bare[C] ??= []).push(wall);
+          if (ok !== N) errs.bare = `bare: only ${ok}/${N} ok`;
+        }
+      }
+      if (!errs.qc) {
+        const r = await qcThroughputPass(N, C);
+        if (r.error) {
+          if (r.unavailable || r.fatal) errs.qc = r.error;
+          else notes.qc[C] = r.error;
+        } else {
+          (walls.qc[C] ??= []).push(r.wall);
+          if (r.completed !== N) notes.qc[C] = `status says completed ${r.completed}/${N}`;
+        }
+      }
+      if (C === 2 && !errs.tsp) {
+        const r = peersSh('tsp', N, 2);
+        if (r.error) errs.tsp = r.error;
+        else {
+          walls.tsp.push(r.wall);
+          notes.tsp = r.check;
+        }
+      }
+      if (C === 2 && !errs.bull) {
+        const r = bullmq(['throughput', String(N), '2']);
+        const [wall, completed, failed] = r.stdout.trim().split(/\s+/);
+        if (r.status !== 0 || !(Number(wall) > 0)) errs.bull = `bullmq-driver failed: ${tail(r.stderr || r.stdout)}`;
+        else {
+          walls.bull.push(Number(wall));
+          notes.bull = `completed ${completed}/${N}, failed ${failed}; redis AOF everysec`;
+        }
+      }
+    }
+  }
+  const rate = (ws) => (ws?.length ? N / median(ws) : null);
+  const reps = (ws) => (ws?.length ? `median of ${ws.length}: ${ws.map((w) => w.toFixed(2)).join(', ')} s` : '');
+  const rows = [];
+  for (const C of Cs) {
+    const bare = { baseline: rate(walls.bare[C]), baselineName: `bare spawn, ${C} at a time`, baselineNa: errs.bare };
+    const v = rate(walls.qc[C]);
+    rows.push(row({
+      name: `throughput ${N} x sh -c true, C=${C}: queuectl`, unit: 'jobs/s', ...bare,
+      value: v, na: v === null ? errs.qc ?? notes.qc[C] ?? 'not measured' : null,
+      note: [reps(walls.qc[C]), errs.qc ? '' : notes.qc[C] ?? '', C === 2 && v ? vsPeers(v, rate(walls.tsp), rate(walls.bull)) : '', walls.bare[C] && `bare ${reps(walls.bare[C])}`]
+        .filter(Boolean).join('; '),
+    }));
+  }
+  const bare2 = { baseline: rate(walls.bare[2]), baselineName: 'bare spawn, 2 at a time', baselineNa: errs.bare };
+  const t = rate(walls.tsp), b = rate(walls.bull);
+  rows.push(row({ name: `throughput ${N} x sh -c true, C=2: task-spooler`, unit: 'jobs/s', ...bare2, value: t, na: t === null ? errs.tsp : null, note: [reps(walls.tsp), notes.tsp && `via peers.sh: ${notes.tsp}`].filter(Boolean).join('; ') }));
+  rows.push(row({ name: `throughput ${N} x sh -c true, C=2: BullMQ (AOF)`, unit: 'jobs/s', ...bare2, value: b, na: b === null ? errs.bull : null, note: [reps(walls.bull), notes.bull].filter(Boolean).join('; ') }));
+  return rows;
+}
+function vsPeers(v, tsp, bull) {
+  const parts = [];
+  if (tsp) parts.push(`${(v / tsp).toFixed(2)}x task-spooler`);
+  if (bull) parts.push(`${(v / bull).toFixed(2)}x BullMQ`);
+  return parts.length ? `= ${parts.join(', ')}` : '';
+}
+
+/**
+ * (d) Pick-up latency of an idle worker: a complete job file renamed into pending/ → its command has
+ * started. The command is `echo i > FIFO`; the bench reads the FIFO (epoll, via net.Socket) and takes the
+ * time of the data. That adds the time for sh to start and open the FIFO, which the baselines (child's
+ * `spawn` event) do not include: the bench measures it on the spot and reports it in the note.
+ */
+async function figLatency() {
+  const name = 'pick-up latency, idle worker: file in pending/ -> command started';
+  const S = P.latSamples;
+  const dir = freshDir('lat');
+  const fifo = join(dir, 'fifo');
+  const mk = run('mkfifo', [fifo]);
+  if (mk.status !== 0) return naRow(name, `mkfifo failed: ${tail(mk.stderr)}`);
+  const fd = fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK); // RDWR: never EOF
+  const sock = new net.Socket({ fd, readable: true, writable: false });
+  let waiter = null;
+  let buf = '';
+  sock.on('data', (d) => {
+    const t = nowNs();
+    buf += d.toString();
+    let k;
+    while ((k = buf.indexOf('\n')) >= 0) {
+      const tag = buf.slice(0, k).trim();
+      buf = buf.slice(k + 1);
+      if (waiter && waiter.tag === tag) waiter.resolve(t);
+    }
+  });
+  const waitTag = (tag, ms) =>
+    new Promise((res) => {
+      const timer = setTimeout(() => ((waiter = null), res(null)), ms);
+      waiter = { tag, resolve: (t) => (clearTimeout(timer), (waiter = null), res(t)) };
+    });
+
+  try {
+    // Calibration: spawn `sh -c 'echo > FIFO'` here; FIFO data minus the child's spawn event.
+    const over = [];
+    for (let i = 0; i < 15; i++) {
+      const tag = `cal${i}`;
+      const got = waitTag(tag, 2000);
+      let tSpawn = null;
+      const cp = spawn('sh', ['-c', `echo ${tag} > ${fifo}`], { stdio: 'ignore' });
+      cp.on('spawn', () => (tSpawn = nowNs()));
+      const t = await got;
+      await new Promise((r) => (cp.exitCode !== null ? r() : cp.once('exit', r)));
+      if (t && tSpawn) over.push(Number(t - tSpawn) / 1e6);
+      await sleep(20);
+    }
+    const overhead = median(over);
+
+    // Baselines.
+    const base = { baselineName: 'bare watched folder (latency.mjs fswatch)' };
+    const lat = runnerPath('latency.mjs');
+    if (!lat) base.baselineNa = 'latency.mjs not found';
+    else {
+      const r = run(process.execPath, [lat, 'fswatch', String(S)], { timeout: 60_000 });
+      const m = /median=([\d.]+)/.exec(r.stdout);
+      if (m) base.baseline = Number(m[1]);
+      else base.baselineNa = `latency.mjs failed: ${tail(r.stderr)}`;
+    }
+    let bullNote = '';
+    const rd = await ensureRedis();
+    if (rd.error) bullNote = `BullMQ: ${rd.error}`;
+    else {
+      const r = bullmq(['latency', String(S)]);
+      const m = /median=([\d.]+)/.exec(r.stdout);
+      bullNote = m ? `BullMQ ${Number(m[1]).toFixed(2)} ms` : `BullMQ failed: ${tail(r.stderr)}`;
+    }
+
+    // queuectl.
+    const root = join(dir, 'root');
+    const w = await startWorker(root, 1);
+    if (w.error) return naRow(name, w.error, { unit: 'ms', ...base, note: bullNote });
+    const samples = [];
+    let misses = 0;
+    try {
+      await sleep(500); // idle
+      const write = await jobWriter(root);
+      for (let i = 0; i < S && misses < 3; i++) {
+        await sleep(100 + Math.random() * 50);
+        const tag = `lat${i}`;
+        const { tmp, dest } = await write(`lat${i}-${process.pid}`, `echo ${tag} > ${fifo}`);
+        const got = waitTag(tag, 5000);
+        const t0 = nowNs();
+        fs.renameSync(tmp, dest);
+        const t = await got;
+        if (t === null) misses++;
+        else samples.push(Number(t - t0) / 1e6);
+      }
+    } finally {
+      await stopWorker(w, root);
+    }
+    if (samples.length === 0) return naRow(name, `no job started within 5 s of being dropped (${misses} tries)`, { unit: 'ms', ...base, note: bullNote });
+    const v = median(samples);
+    return row({
+      name, value: v, unit: 'ms', ...base,
+      note: `median of ${samples.length}${misses ? ` (${misses} not picked up within 5 s)` : ''}, min ${Math.min(...samples).toFixed(2)}, max ${Math.max(...samples).toFixed(2)} ms; ` +
+        `includes ~${overhead.toFixed(2)} ms for sh to start and write the FIFO (measured; baselines stop at spawn), ` +
+        `i.e. ~${(v - overhead).toFixed(2)} ms to spawn; ${bullNote}`,
+    });
+  } finally {
+    sock.destroy();
+  }
+}
+
+/**
+ * Returns write(id, command) → {tmp, dest}: a complete, fsynced job file in <root>/tmp/ with its id
+ * reserved, ready to be renamed to dest in pending/. Uses queuectl's own modules (dist/) so the file is
+ * exactly what `enqueue` writes; without them, a hand-written file with the same name format.
+ */
+async function jobWriter(root) {
+  try {
+    const job = await import(pathToFileURL(join(REPO, 'dist', 'job.js')).href);
+    const store = await import(pathToFileURL(join(REPO, 'dist', 'store.js')).href);
+    const st = await store.openStore(root);
+    return async (id, command) => {
+      const j = job.createJob({ id, command, max_retries: 0 }, 'bench', Date.now(), { maxRetries: 0, cwd: null }, () => id);
+      const tmp = await store.writeTmp(st, `bench.${id}`, store.jobData(j));
+      if (!(await store.reserveId(st, id, tmp))) throw new Error(`id ${id} taken`);
+      return { tmp, dest: join(st.pending, job.pendingName(j)) };
+    };
+  } catch (err) {
+    log(`dist modules not usable (${err.message}); writing job files by hand`);
+    return async (id, command) => {
+      const now = Date.now();
+      const iso = new Date(now).toISOString();
+      const tmp = join(root, 'tmp', `bench.${id}`);
+      const j = { id, command, state: 'pending', priority: 0, attempts: 0, max_retries: 0, run_at: iso, available_at: iso, timeout: null, cwd: null, created_at: iso, updated_at: iso };
+      const fh = fs.openSync(tmp, 'wx', 0o600);
+      fs.writeSync(fh, `${JSON.stringify(j, null, 2)}\n`);
+      fs.fsyncSync(fh);
+      fs.closeSync(fh);
+      return { tmp, dest: join(root, 'pending', `${String(now).padStart(13, '0')}-1000-000-${id}.json`) };
+    };
+  }
+}
+
+/**
+ * The figures, in table order. Later: 100k pending (enqueue/claim/status cost with a big pending/),
+ * 1M completed (status/list cost with a big archive), idle worker CPU and RSS: one function each.
+ */
+const FIGURES = [
+  { key: 'enqueue-cli', run: figEnqueueCli },
+  { key: 'enqueue-batch', run: figEnqueueBatch },
+  { key: 'throughput', run: figThroughput },
+  { key: 'latency', run: figLatency },
+];
+
+// ---- the table --------------------------------------------------------------------------------------
+
+function fmt(v, unit) {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return '';
+  if (unit === 'ms') return `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`;
+  if (unit === 'jobs/s') return `${Math.round(v).toLocaleString('en')} jobs/s`;
+  return `${v.toPrecision(4)} ${unit}`;
+}
+function goalText(g) {
+  if (!g) return '';
+  return g.of === 'ratio' ? `ratio ${g.op} ${g.target}` : `${g.op} ${g.target.toLocaleString('en')}`;
+}
+
+function machine() {
+  const cpus = os.cpus();
+  const fsType = run('findmnt', ['-n', '-o', 'FSTYPE', '-T', WORK]).stdout.trim() || run('stat', ['-f', '-c', '%T', WORK]).stdout.trim();
+  const commit = run('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']).stdout.trim();
+  const dirty = run('git', ['-C', REPO, 'status', '--porcelain', '--untracked-files=no']).stdout.trim() ? '+uncommitted' : '';
+  let distNote = '';
+  try {
+    const distM = fs.statSync(CLI).mtimeMs;
+    const newer = run('find', [join(REPO, 'src'), '-name', '*.ts', '-newermt', `@${Math.floor(distM / 1000)}`]).stdout.trim();
+    if (newer) distNote = ' (some src/ files are newer than dist/: rebuild with npx tsc -p .)';
+  } catch {
+    distNote = ' (dist/cli/index.js missing: build with npx tsc -p .)';
+  }
+  return {
+    date: new Date().toISOString(),
+    host: os.hostname(),
+    cores: cpus.length,
+    cpu: cpus[0]?.model ?? '?',
+    node: process.version,
+    os: `${os.type()} ${os.release()}`,
+    fs: `${fsType} (${os.tmpdir()})`,
+    commit: `${commit}${dirty}${distNote}${process.env.QUEUECTL_CLI ? `; CLI ${CLI}` : ''}`,
+    mode: QUICK ? 'quick' : 'full',
+  };
+}
+
+function render(m, rows) {
+  const notes = [];
+  const lines = rows.map((r) => {
+    let noteRef = '';
+    if (r.note || r.baselineNa) {
+      notes.push([r.note, r.baselineNa && `baseline: ${r.baselineNa}`].filter(Boolean).join('; '));
+      noteRef = `[${notes.length}]`;
+    }
+    return [
+      r.name,
+      r.na ?? fmt(r.value, r.unit),
+      r.baselineName ? `${r.baselineName}: ${typeof r.baseline === 'number' ? fmt(r.baseline, r.unit) : 'n/a'}` : '',
+      r.ratio === null ? '' : `${r.ratio.toFixed(2)}x`,
+      goalText(r.goal),
+      r.ok === null ? (r.goal ? '?' : '') : r.ok ? 'ok' : 'MISS',
+      noteRef,
+    ];
+  });
+  const head = ['figure', 'queuectl / value', 'baseline', 'ratio', 'goal', 'ok', 'note'];
+  const w = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmtLine = (l) => l.map((c, i) => c.padEnd(w[i])).join('  ').trimEnd();
+  const out = [
+    `queuectl bench (${m.mode}) ${m.date}`,
+    `machine: ${m.cores} cores, ${m.cpu}; Node ${m.node}; ${m.os}; fs ${m.fs}; host ${m.host}`,
+    `queuectl: ${m.commit}`,
+    '',
+    fmtLine(head),
+    fmtLine(w.map((n) => '-'.repeat(n))),
+    ...lines.map(fmtLine),
+    '',
+    ...notes.map((n, i) => `[${i + 1}] ${n}`),
+  ];
+  return `${out.join('\n')}\n`;
+}
+
+// ---- main -------------------------------------------------------------------------------------------
+
+async function main() {
+  const t0 = nowNs();
+  const m = machine();
+  log(`${m.mode} run; scratch ${WORK}`);
+  if (!fs.existsSync(CLI)) log(`warning: ${CLI} is missing; queuectl rows will fail (build with npx tsc -p .)`);
+  const rows = [];
+  try {
+    for (const f of FIGURES) {
+      if (ONLY && !ONLY.has(f.key)) continue;
+      log(`figure ${f.key}`);
+      try {
+        const r = await f.run();
+        rows.push(...(Array.isArray(r) ? r : [r]));
+      } catch (err) {
+        rows.push(naRow(f.key, `error: ${err?.message ?? err}`));
+        log(`figure ${f.key} failed: ${err?.stack ?? err}`);
+      }
+    }
+  } finally {
+    await stopRedis();
+    for (const cp of [...live]) await stopBg(cp, 2000);
+  }
+  const text = render(m, rows);
+  process.stdout.write(text);
+  const secs = msSince(t0) / 1000;
+  process.stdout.write(`(bench took ${secs.toFixed(0)} s)\n`);
+  fs.mkdirSync(OUT_DIR, { recursive: true });
+  const stem = join(OUT_DIR, `bench-${m.date.replace(/[:.]/g, '-')}-${m.mode}`);
+  fs.writeFileSync(`${stem}.txt`, text);
+  fs.writeFileSync(`${stem}.json`, `${JSON.stringify({ machine: m, params: P, seconds: secs, rows }, null, 2)}\n`);
+  log(`written ${stem}.txt and .json`);
+}
+
+main().then(
+  () => cleanupSync(),
+  (err) => {
+    log(`bench failed: ${err?.stack ?? err}`);
+    cleanupSync();
+    process.exitCode = 1;
+  },
+);
