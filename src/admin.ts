@@ -132,6 +132,9 @@ export async function waitForJobs(store: Store, ids: string[] | 'all', opts: { t
     return done.size === ids.length;
   };
 
+  // Folder events only wake the loop; checks run at most every CHECK_MS, so a busy queue (thousands of
+  // renames a second) costs a few readdirs a second here, not one per rename.
+  const CHECK_MS = 20;
   let wake: (() => void) | undefined;
   const watchers = [store.pending, store.processing, store.dead].map((dir) => {
     try {
@@ -142,6 +145,7 @@ export async function waitForJobs(store: Store, ids: string[] | 'all', opts: { t
   });
   try {
     for (;;) {
+      const checkedAt = Date.now();
       if (await check()) break;
       if (Date.now() >= deadline) {
         return { ...(await summarize()), timedOut: true };
@@ -150,7 +154,8 @@ export async function waitForJobs(store: Store, ids: string[] | 'all', opts: { t
         const t = setTimeout(resolve, Math.min(250, Math.max(0, deadline - Date.now())));
         wake = () => {
           clearTimeout(t);
-          resolve();
+          wake = undefined;
+          setTimeout(resolve, Math.max(0, checkedAt + CHECK_MS - Date.now()));
         };
       });
       wake = undefined;

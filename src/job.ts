@@ -235,6 +235,12 @@ export function newJobId(now: number): string {
   return `${lastMs.toString(36).padStart(9, '0')}${seq.toString(36).padStart(3, '0')}-${processTag}${randomBytes(1).toString('hex')}`;
 }
 
+/** The id a hand-dropped file gets when its JSON names none: its file name without .json, if that is a valid id. */
+export function idFromFileName(name: string): string | null {
+  const base = name.endsWith('.json') ? name.slice(0, -'.json'.length) : name;
+  return ID_PATTERN.test(base) ? base : null;
+}
+
 // ---- names in pending/ --------------------------------------------------------------------------
 
 /** What a worker needs to choose a job, read from its name in pending/ without opening the file. */

@@ -9,7 +9,7 @@
 //    again once the shell is gone.
 //  - The log ends with the outcome as data, e.g. `[exited with status 2]`.
 
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { FILE_MODE } from './store.js';
 
 export type RunOutcome =
@@ -127,7 +127,7 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
   else outcome = { kind: 'exited', exitCode: ended.code ?? 0 };
 
   const summary = summarize(outcome, spec.timeoutMs);
-  await log.close(`[${summary}]\n`);
+  log.close(`[${summary}]\n`);
   return {
     outcome,
     exitCode: outcome.kind === 'exited' ? outcome.exitCode : null,
@@ -150,17 +150,20 @@ function summarize(outcome: RunOutcome, timeoutMs: number): string {
   }
 }
 
-/** A log file that keeps at most `limit` bytes of output plus a marker, and the last TAIL_BYTES in memory. */
+/**
+ * A log file that keeps at most `limit` bytes of output plus a marker, and the last TAIL_BYTES in memory.
+ * Written with synchronous calls: appends to a local file are microseconds, and a stream's open/close
+ * round trips cost more than a short job's whole run. Opened at the first output, so a silent job costs
+ * one write at the end.
+ */
 class CappedLog {
-  private stream: WriteStream;
+  private fd: number | null = null;
+  private failed = false;
   private written = 0;
   private truncated = false;
   private last: Buffer = Buffer.alloc(0);
 
-  constructor(path: string, private readonly limit: number) {
-    this.stream = createWriteStream(path, { flags: 'w', mode: FILE_MODE });
-    this.stream.on('error', () => {}); // a full disk must not crash the worker; the job's outcome still counts
-  }
+  constructor(private readonly path: string, private readonly limit: number) {}
 
   write(chunk: Buffer): void {
     if (chunk.length >= TAIL_BYTES) this.last = Buffer.from(chunk.subarray(-TAIL_BYTES));
@@ -171,24 +174,35 @@ class CappedLog {
     if (this.truncated) return;
     const room = this.limit - this.written;
     if (chunk.length <= room) {
-      this.stream.write(chunk);
+      this.append(chunk);
       this.written += chunk.length;
       return;
     }
-    if (room > 0) this.stream.write(chunk.subarray(0, room));
+    if (room > 0) this.append(chunk.subarray(0, room));
     this.written = this.limit;
     this.truncated = true;
-    this.stream.write(`\n[output truncated: over the output-limit of ${this.limit} bytes]\n`);
+    this.append(Buffer.from(`\n[output truncated: over the output-limit of ${this.limit} bytes]\n`));
   }
 
   tail(): string {
     return this.last.subarray(-TAIL_BYTES).toString('utf8');
   }
 
-  close(trailer: string): Promise<void> {
-    return new Promise((resolve) => {
-      this.stream.end(trailer, () => resolve());
-      this.stream.once('error', () => resolve());
-    });
+  /** Writes the outcome line and closes. */
+  close(trailer: string): void {
+    this.append(Buffer.from(trailer));
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+
+  private append(data: Buffer): void {
+    if (this.failed) return;
+    try {
+      this.fd ??= openSync(this.path, 'w', FILE_MODE);
+      writeSync(this.fd, data);
+    } catch {
+      // A full disk must not crash the worker or lose the job: the outcome is recorded in the job anyway.
+      this.failed = true;
+    }
   }
 }

@@ -188,7 +188,9 @@ export async function reserveId(store: Store, id: string, file: string): Promise
     if (isErrno(err, 'EEXIST')) return false;
     if (!isErrno(err, 'ENOENT')) throw err;
   }
+  // First id in this shard: make the folder, and sync ids/ so the folder (and the marker) survive a crash.
   await fsp.mkdir(join(store.ids, idShard(id)), { recursive: true, mode: DIR_MODE });
+  await fsyncDir(store.ids);
   return reserveId(store, id, file);
 }
 

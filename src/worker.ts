@@ -19,7 +19,7 @@ import { bury, claimFile, complete, quarantine, requeue } from './claim.js';
 import type { Config } from './config.js';
 import { isErrno } from './errors.js';
 import { createHeartbeat, type Heartbeat } from './heartbeat.js';
-import { type Attempt, createJob, type Job, newJobId, type PendingName, parseStoredJob, pendingName } from './job.js';
+import { type Attempt, createJob, idFromFileName, type Job, newJobId, type PendingName, parseStoredJob, pendingName } from './job.js';
 import { PendingIndex } from './pending-index.js';
 import { reapStale } from './reaper.js';
 import { purgeCompleted } from './retention.js';
@@ -232,7 +232,8 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
   /**
    * A file dropped into pending/ under its own name: validate it, give it an id and defaults, and put it
    * back under a queuectl name (so its priority and run_at count). The id is reserved before the move;
-   * a crash in between is recognised by the id marker's `source`.
+   * after a crash in between, the file comes back from processing/ and the marker's `source` (this
+   * file's name) shows the id was reserved for it.
    */
   async function normalizeDropped(slot: Slot, claimPath: string, name: string): Promise<void> {
     const text = await readClaim(slot, claimPath, name);
@@ -244,26 +245,29 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
       return toQuarantine(slot, claimPath, name, `not valid JSON: ${(err as Error).message}`);
     }
     const now = Date.now();
+    // Without an id in the JSON, the file name is the id (so `ls` and `show` agree); if that is taken or
+    // not a valid id, a generated one.
+    const explicitId = !!spec && typeof spec === 'object' && (spec as { id?: unknown }).id != null;
+    const fromName = explicitId ? null : idFromFileName(name);
     let job: Job;
     try {
-      job = createJob(spec, `pending/${name}`, now, { maxRetries: config.maxRetries, cwd: null }, () => newJobId(now));
+      job = createJob(spec, `pending/${name}`, now, { maxRetries: config.maxRetries, cwd: null }, () => fromName ?? newJobId(now));
     } catch (err) {
       return toQuarantine(slot, claimPath, name, (err as Error).message);
     }
     job.source = name;
-    const tmp = await writeTmp(store, `intake.${job.id}`, jobData(job));
+    let tmp = await writeTmp(store, `intake.${job.id}`, jobData(job));
     try {
-      if (!(await reserveId(store, job.id, tmp))) {
-        const marker = await fsp.readFile(idMarkerPath(store, job.id), 'utf8').then((t) => JSON.parse(t) as Job, () => null);
-        const ours = marker?.source === name && !(await locateJob(store, job.id));
-        if (!ours) {
-          if (marker?.source === name) {
-            // Already taken in before a crash: this copy is the leftover original.
-            await fsp.unlink(claimPath).catch(() => {});
-            return;
-          }
-          return toQuarantine(slot, claimPath, name, `id "${job.id}" is already used by another job; ids are unique across all states`);
-        }
+      let reserved = await reserveId(store, job.id, tmp);
+      if (!reserved && !explicitId && job.id === fromName && !(await isOurs(job.id, name))) {
+        await fsp.unlink(tmp).catch(() => {});
+        job.id = newJobId(now);
+        tmp = await writeTmp(store, `intake.${job.id}`, jobData(job));
+        reserved = await reserveId(store, job.id, tmp);
+      }
+      // (The file itself is what requeue moves, so after a crash there is never a second copy of it.)
+      if (!reserved && !(await isOurs(job.id, name))) {
+        return toQuarantine(slot, claimPath, name, `id "${job.id}" is already used by another job; ids are unique across all states`);
       }
       if (await requeue(store, claimPath, job, slot.id)) {
         emit({ type: 'normalized', worker: slot.id, name, id: job.id });
@@ -272,6 +276,15 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
     } finally {
       await fsp.unlink(tmp).catch(() => {});
     }
+  }
+
+  /** The id's marker was made by us for this very file, before a crash, and no job holds it yet. */
+  async function isOurs(id: string, name: string): Promise<boolean> {
+    return (await markerSource(id)) === name && !(await locateJob(store, id));
+  }
+
+  async function markerSource(id: string): Promise<string | undefined> {
+    return fsp.readFile(idMarkerPath(store, id), 'utf8').then((t) => (JSON.parse(t) as Job).source, () => undefined);
   }
 
   async function runClaim(slot: Slot, claimPath: string, entry: PendingName): Promise<void> {
