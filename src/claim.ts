@@ -19,6 +19,13 @@ import { isErrno } from './errors.js';
 import { type Job, pendingName } from './job.js';
 import { claimName, completedPath, completedShard, DIR_MODE, deadPath, jobData, type Store, writeFileDurable, writeTmp } from './store.js';
 
+/**
+ * Fault injection for the torture suite: called at each named step of a move. The CLI wires it to
+ * QUEUECTL_FAULT (the worker SIGKILLs itself at that step); elsewhere it is a no-op.
+ */
+export type FaultHook = (point: string) => void;
+const noFault: FaultHook = () => {};
+
 /** Renames pending/<name> into processing/ for `worker`. Returns the claimed path, or null if another worker won. */
 export async function claimFile(store: Store, name: string, worker: string, seq: number): Promise<string | null> {
   const to = join(store.processing, claimName(name, worker, seq));
@@ -50,9 +57,10 @@ export function parseStageName(file: string): { owner: string; name: string } | 
  * Moves the file at `from` (a claim, or a dead job) back to pending/ with `job` as its new record.
  * Returns false, having changed nothing, when `from` is gone (the fence).
  */
-export async function requeue(store: Store, from: string, job: Job, owner: string): Promise<boolean> {
+export async function requeue(store: Store, from: string, job: Job, owner: string, fault = noFault): Promise<boolean> {
   const name = pendingName(job);
   const tmp = await writeTmp(store, `requeue.${job.id}`, jobData(job));
+  fault('requeue-before-fence');
   const stage = join(store.pending, stageName(owner, name));
   try {
     await fsp.rename(from, stage);
@@ -61,17 +69,21 @@ export async function requeue(store: Store, from: string, job: Job, owner: strin
     if (isErrno(err, 'ENOENT')) return false;
     throw err;
   }
+  fault('requeue-after-fence');
   await fsp.rename(tmp, stage);
+  fault('requeue-before-publish');
   await fsp.rename(stage, join(store.pending, name));
+  fault('requeue-after-publish');
   return true;
 }
 
 const knownShards = new Set<string>();
 
 /** Moves a claim to completed/<hour>/<id>.json and writes its final record. False when fenced out. */
-export async function complete(store: Store, claimPath: string, job: Job, now: number): Promise<boolean> {
+export async function complete(store: Store, claimPath: string, job: Job, now: number, fault = noFault): Promise<boolean> {
   const shard = completedShard(now);
   const dest = completedPath(store, shard, job.id);
+  fault('complete-before-fence');
   if (!knownShards.has(shard)) {
     await fsp.mkdir(join(store.completed, shard), { recursive: true, mode: DIR_MODE });
     knownShards.add(shard);
@@ -82,15 +94,20 @@ export async function complete(store: Store, claimPath: string, job: Job, now: n
     await fsp.mkdir(join(store.completed, shard), { recursive: true, mode: DIR_MODE });
     if (!(await fence(claimPath, dest))) return false;
   }
+  fault('complete-after-fence');
   await overwrite(store, dest, job);
+  fault('complete-after-write');
   return true;
 }
 
 /** Moves a claim to dead/<id>.json and writes its final record. False when fenced out. */
-export async function bury(store: Store, claimPath: string, job: Job): Promise<boolean> {
+export async function bury(store: Store, claimPath: string, job: Job, fault = noFault): Promise<boolean> {
   const dest = deadPath(store, job.id);
+  fault('bury-before-fence');
   if (!(await fence(claimPath, dest))) return false;
+  fault('bury-after-fence');
   await overwrite(store, dest, job);
+  fault('bury-after-write');
   return true;
 }
 

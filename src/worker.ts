@@ -15,7 +15,7 @@ import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { type BackoffPolicy, decideAfterFailure } from './backoff.js';
-import { bury, claimFile, complete, quarantine, requeue } from './claim.js';
+import { bury, claimFile, complete, type FaultHook, quarantine, requeue } from './claim.js';
 import type { Config } from './config.js';
 import { isErrno } from './errors.js';
 import { createHeartbeat, type Heartbeat } from './heartbeat.js';
@@ -49,6 +49,8 @@ export interface PoolOptions {
   config: Config;
   count: number;
   onEvent: (event: WorkerEvent) => void;
+  /** Fault injection (torture suite): called at named steps; see claim.ts FaultHook. */
+  fault?: FaultHook;
 }
 
 export interface WorkerPool {
@@ -83,6 +85,7 @@ function newWorkerId(): string {
 /** Starts `count` workers on the store. Returns once they are claiming. */
 export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
   const { store, config } = opts;
+  const fault: FaultHook = opts.fault ?? (() => {});
   const emit = (e: WorkerEvent) => {
     try {
       opts.onEvent(e);
@@ -193,6 +196,7 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
         return null;
       });
       if (!claimPath) continue;
+      fault('after-claim');
       try {
         if (taken.kind === 'dropped') await normalizeDropped(slot, claimPath, name);
         else await runClaim(slot, claimPath, taken.entry);
@@ -325,7 +329,9 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
       logPath: log,
       outputLimitBytes: config.outputLimitBytes,
       abort: abort.signal,
+      onSpawn: () => fault('after-spawn'),
     });
+    fault('after-exit');
     await finish(slot, claimPath, job, run, result);
   }
 
@@ -358,7 +364,7 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
     if (reason === 'completed') {
       job.state = 'completed';
       job.finished_at = iso;
-      moved = await complete(store, claimPath, job, now);
+      moved = await complete(store, claimPath, job, now, fault);
       if (moved) {
         stats.record('completed', result.durationMs, now);
         emit({ type: 'completed', worker: slot.id, id: job.id, attempt: job.attempts, durationMs: result.durationMs });
@@ -368,20 +374,20 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
       job.attempts -= 1;
       job.state = 'pending';
       job.available_at = iso;
-      moved = await requeue(store, claimPath, job, slot.id);
+      moved = await requeue(store, claimPath, job, slot.id, fault);
       if (moved) emit({ type: 'interrupted', worker: slot.id, id: job.id });
     } else if (reason === 'cancelled') {
       job.state = 'dead';
       job.finished_at = iso;
       job.last_error = 'cancelled';
-      moved = await bury(store, claimPath, job);
+      moved = await bury(store, claimPath, job, fault);
       if (moved) emit({ type: 'cancelled', worker: slot.id, id: job.id });
     } else {
       const next = decideAfterFailure(job.attempts, job.max_retries, now, policy);
       if (next.to === 'dead') {
         job.state = 'dead';
         job.finished_at = iso;
-        moved = await bury(store, claimPath, job);
+        moved = await bury(store, claimPath, job, fault);
         if (moved) {
           stats.record('dead', result.durationMs, now);
           emit({ type: 'dead', worker: slot.id, id: job.id, attempt: job.attempts, summary: result.summary });
@@ -389,7 +395,7 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
       } else {
         job.state = 'pending';
         job.available_at = new Date(next.availableAt).toISOString();
-        moved = await requeue(store, claimPath, job, slot.id);
+        moved = await requeue(store, claimPath, job, slot.id, fault);
         if (moved) {
           stats.record('failed', result.durationMs, now);
           emit({ type: 'failed', worker: slot.id, id: job.id, attempt: job.attempts, summary: result.summary, retryInMs: next.delayMs });

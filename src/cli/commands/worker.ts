@@ -71,6 +71,12 @@ async function start(ctx: Context, flags: WorkerFlags, signals: SignalSource): P
     store,
     config,
     count,
+    // QUEUECTL_FAULT=<step>: the worker kills itself (SIGKILL) at that step; for the torture suite.
+    fault: ctx.env.QUEUECTL_FAULT
+      ? (point) => {
+          if (point === ctx.env.QUEUECTL_FAULT) process.kill(process.pid, 'SIGKILL');
+        }
+      : undefined,
     onEvent: (e) => {
       if (flags.quiet && e.type !== 'error' && e.type !== 'ready') return;
       const line = formatEvent(e);
