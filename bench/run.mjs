@@ -348,6 +348,7 @@ async function qcThroughputPass(N, C) {
     if (e.status !== 0) return { error: `enqueue failed: ${tail(e.stderr) || e.signal}` };
     const wt = qc(['wait', '--all', '--root', root], { timeout: P.waitTimeoutMs, killSignal: 'SIGKILL' });
     const wall = msSince(t0) / 1000;
+    const cpuMs = procCpuMs(w.cp.pid);
     const st = qc(['status', '--json', '--root', root]);
     let counts = null;
     try {
@@ -355,10 +356,21 @@ async function qcThroughputPass(N, C) {
     } catch {}
     if (wt.timedOut) return { error: `wait --all did not return in ${P.waitTimeoutMs / 1000} s (completed ${counts?.completed ?? '?'}/${N})`, fatal: true };
     if (wt.status !== 0) return { error: `wait --all failed (${wt.status}): ${tail(wt.stderr)}`, fatal: /unknown command/i.test(wt.stderr) };
-    return { wall, completed: counts?.completed ?? null, failed: (counts?.dead ?? 0) + (counts?.failed ?? 0) };
+    return { wall, cpuMs, completed: counts?.completed ?? null, failed: (counts?.dead ?? 0) + (counts?.failed ?? 0) };
   } finally {
     await stopWorker(w, root);
     fs.rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** CPU time (user + system, own threads only, not its children) of a live process, in ms; null if unknown. */
+function procCpuMs(pid) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return null;
   }
 }
 
@@ -384,6 +396,7 @@ async function figThroughput() {
   const walls = { bare: {}, qc: {}, tsp: [], bull: [] };
   const errs = { bare: null, qc: null, tsp: null, bull: null };
   const notes = { qc: {}, tsp: '', bull: '' };
+  const cpu = {}; // worker process CPU ms per job, per C
   const haveTsp = which('tsp') && fs.existsSync(join(PEERS_DIR, 'spawn-runner.mjs'));
   if (!spawnRunner) errs.bare = 'spawn-runner.mjs not found (run /work/shared/bench/setup.sh)';
   if (!haveTsp) errs.tsp = 'task-spooler not installed (run /work/shared/bench/setup.sh)';
@@ -409,6 +422,7 @@ async function figThroughput() {
           else notes.qc[C] = r.error;
         } else {
           (walls.qc[C] ??= []).push(r.wall);
+          if (r.cpuMs !== null) (cpu[C] ??= []).push(r.cpuMs / N);
           if (r.completed !== N) notes.qc[C] = `status says completed ${r.completed}/${N}`;
         }
       }
@@ -433,6 +447,12 @@ async function figThroughput() {
   }
   const rate = (ws) => (ws?.length ? N / median(ws) : null);
   const reps = (ws) => (ws?.length ? `median of ${ws.length}: ${ws.map((w) => w.toFixed(2)).join(', ')} s` : '');
+  /** Ratios of runs made back to back (rep i of both): steadier than the ratio of medians on a busy machine. */
+  const paired = (ws, bs) => {
+    if (!ws?.length || !bs?.length || ws.length !== bs.length || ws.length < 2) return '';
+    const r = ws.map((w, i) => bs[i] / w);
+    return `paired ratios ${r.map((x) => x.toFixed(2)).join(', ')} (median ${median(r).toFixed(2)}x)`;
+  };
   const rows = [];
   for (const C of Cs) {
     const bare = { baseline: rate(walls.bare[C]), baselineName: `bare spawn, ${C} at a time`, baselineNa: errs.bare };
@@ -440,14 +460,14 @@ async function figThroughput() {
     rows.push(row({
       name: `throughput ${N} x sh -c true, C=${C}: queuectl`, unit: 'jobs/s', ...bare,
       value: v, na: v === null ? errs.qc ?? notes.qc[C] ?? 'not measured' : null,
-      note: [reps(walls.qc[C]), errs.qc ? '' : notes.qc[C] ?? '', C === 2 && v ? vsPeers(v, rate(walls.tsp), rate(walls.bull)) : '', walls.bare[C] && `bare ${reps(walls.bare[C])}`]
+      note: [reps(walls.qc[C]), paired(walls.qc[C], walls.bare[C]), cpu[C] && `worker process CPU ${median(cpu[C]).toFixed(1)} ms/job (incl. start-up)`, errs.qc ? '' : notes.qc[C] ?? '', C === 2 && v ? vsPeers(v, rate(walls.tsp), rate(walls.bull)) : '', walls.bare[C] && `bare ${reps(walls.bare[C])}`]
         .filter(Boolean).join('; '),
     }));
   }
   const bare2 = { baseline: rate(walls.bare[2]), baselineName: 'bare spawn, 2 at a time', baselineNa: errs.bare };
   const t = rate(walls.tsp), b = rate(walls.bull);
-  rows.push(row({ name: `throughput ${N} x sh -c true, C=2: task-spooler`, unit: 'jobs/s', ...bare2, value: t, na: t === null ? errs.tsp : null, note: [reps(walls.tsp), notes.tsp && `via peers.sh: ${notes.tsp}`].filter(Boolean).join('; ') }));
-  rows.push(row({ name: `throughput ${N} x sh -c true, C=2: BullMQ (AOF)`, unit: 'jobs/s', ...bare2, value: b, na: b === null ? errs.bull : null, note: [reps(walls.bull), notes.bull].filter(Boolean).join('; ') }));
+  rows.push(row({ name: `throughput ${N} x sh -c true, C=2: task-spooler`, unit: 'jobs/s', ...bare2, value: t, na: t === null ? errs.tsp : null, note: [reps(walls.tsp), paired(walls.tsp, walls.bare[2]), notes.tsp && `via peers.sh: ${notes.tsp}`].filter(Boolean).join('; ') }));
+  rows.push(row({ name: `throughput ${N} x sh -c true, C=2: BullMQ (AOF)`, unit: 'jobs/s', ...bare2, value: b, na: b === null ? errs.bull : null, note: [reps(walls.bull), paired(walls.bull, walls.bare[2]), notes.bull].filter(Boolean).join('; ') }));
   return rows;
 }
 function vsPeers(v, tsp, bull) {
@@ -640,6 +660,7 @@ function machine() {
     fs: `${fsType} (${os.tmpdir()})`,
     commit: `${commit}${dirty}${distNote}${process.env.QUEUECTL_CLI ? `; CLI ${CLI}` : ''}`,
     mode: QUICK ? 'quick' : 'full',
+    loadStart: os.loadavg()[0],
   };
 }
 
@@ -668,6 +689,7 @@ function render(m, rows) {
     `queuectl bench (${m.mode}) ${m.date}`,
     `machine: ${m.cores} cores, ${m.cpu}; Node ${m.node}; ${m.os}; fs ${m.fs}; host ${m.host}`,
     `queuectl: ${m.commit}`,
+    `load average (1 min): ${m.loadStart.toFixed(2)} at start, ${os.loadavg()[0].toFixed(2)} at end${Math.max(m.loadStart, os.loadavg()[0]) > m.cores ? ' -- busy machine: trust the ratios more than the absolute figures' : ''}`,
     '',
     fmtLine(head),
     fmtLine(w.map((n) => '-'.repeat(n))),
