@@ -65,7 +65,7 @@ export async function cancelJob(store: Store, id: string, opts: { now: number; s
   const asCancelled = (): Job => ({ ...job, state: 'dead', last_error: 'cancelled', finished_at: iso, updated_at: iso, cancelled_at: iso });
 
   if (where.state === 'pending') {
-    if (await bury(store, where.path, asCancelled())) return { id, was: 'pending' };
+    if (bury(store, where.path, asCancelled())) return { id, was: 'pending' };
     return cancelJob(store, id, { ...opts, now: Date.now() }); // it moved meanwhile: look again
   }
 
@@ -77,7 +77,7 @@ export async function cancelJob(store: Store, id: string, opts: { now: number; s
     // Its worker is gone: do what recovery would, but to dead/ as cancelled.
     const host = workers.find((w) => w.id === claim.worker)?.host;
     if (host === undefined || host === hostname()) await killJobProcesses(where.name);
-    if (await bury(store, where.path, asCancelled())) return { id, was: 'processing' };
+    if (bury(store, where.path, asCancelled())) return { id, was: 'processing' };
     return cancelJob(store, id, { ...opts, now: Date.now() });
   }
   await fsp.writeFile(join(store.workers, `${claim.worker}.cancel`), `${where.name}\n`, { mode: 0o600 });

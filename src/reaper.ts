@@ -106,7 +106,7 @@ export async function reapStale(opts: ReapOptions): Promise<ReapEvent[]> {
     if (next.to === 'dead') {
       job.state = 'dead';
       job.finished_at = iso;
-      moved = await bury(store, path, job);
+      moved = bury(store, path, job);
     } else {
       // The worker died, not the command: run it again at once rather than after a backoff.
       job.state = 'pending';

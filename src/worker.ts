@@ -11,6 +11,7 @@
 //  - Nothing here reads process.argv/env or prints: events go to onEvent.
 
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
@@ -191,10 +192,13 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
         continue;
       }
       const name = taken.kind === 'job' ? taken.entry.name : taken.name;
-      const claimPath = await claimFile(store, name, slot.id, slot.seq++).catch((err) => {
+      let claimPath: string | null;
+      try {
+        claimPath = claimFile(store, name, slot.id, slot.seq++);
+      } catch (err) {
         emit({ type: 'error', worker: slot.id, message: `claim ${name}: ${(err as Error).message}` });
-        return null;
-      });
+        continue;
+      }
       if (!claimPath) continue;
       fault('after-claim');
       try {
@@ -211,8 +215,13 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
 
   /** Reads a claimed file, or moves it to quarantine/ when it is not a readable job. */
   async function readClaim(slot: Slot, claimPath: string, originalName: string): Promise<string | null> {
-    const st = await fsp.lstat(claimPath).catch(() => null);
-    if (!st) return null;
+    // Synchronous like the claim (see claim.ts): a few microseconds for a small local file.
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(claimPath);
+    } catch {
+      return null;
+    }
     if (!st.isFile()) {
       await toQuarantine(slot, claimPath, originalName, `not a regular file (${st.isSymbolicLink() ? 'a symlink' : st.isDirectory() ? 'a folder' : 'special'}); only plain JSON files are jobs`);
       return null;
@@ -222,7 +231,7 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
       return null;
     }
     try {
-      return await fsp.readFile(claimPath, 'utf8');
+      return fs.readFileSync(claimPath, 'utf8');
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return null;
       throw err;
@@ -364,7 +373,7 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
     if (reason === 'completed') {
       job.state = 'completed';
       job.finished_at = iso;
-      moved = await complete(store, claimPath, job, now, fault);
+      moved = complete(store, claimPath, job, now, fault);
       if (moved) {
         stats.record('completed', result.durationMs, now);
         emit({ type: 'completed', worker: slot.id, id: job.id, attempt: job.attempts, durationMs: result.durationMs });
@@ -380,14 +389,14 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
       job.state = 'dead';
       job.finished_at = iso;
       job.last_error = 'cancelled';
-      moved = await bury(store, claimPath, job, fault);
+      moved = bury(store, claimPath, job, fault);
       if (moved) emit({ type: 'cancelled', worker: slot.id, id: job.id });
     } else {
       const next = decideAfterFailure(job.attempts, job.max_retries, now, policy);
       if (next.to === 'dead') {
         job.state = 'dead';
         job.finished_at = iso;
-        moved = await bury(store, claimPath, job, fault);
+        moved = bury(store, claimPath, job, fault);
         if (moved) {
           stats.record('dead', result.durationMs, now);
           emit({ type: 'dead', worker: slot.id, id: job.id, attempt: job.attempts, summary: result.summary });
