@@ -235,6 +235,16 @@ export function newJobId(now: number): string {
   return `${lastMs.toString(36).padStart(9, '0')}${seq.toString(36).padStart(3, '0')}-${processTag}${randomBytes(1).toString('hex')}`;
 }
 
+/**
+ * Refuses anything that is not a job id before it becomes part of a path: ids given on the command
+ * line or to the page (`../../x`, `a/b`) must never name a file outside the queue root.
+ */
+export function assertValidId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || !ID_PATTERN.test(id)) {
+    throw new InputError(`Invalid job id ${describe(id)}: ids are 1-128 characters of A-Z a-z 0-9 . _ - not starting with "." or "-"`);
+  }
+}
+
 /** The id a hand-dropped file gets when its JSON names none: its file name without .json, if that is a valid id. */
 export function idFromFileName(name: string): string | null {
   const base = name.endsWith('.json') ? name.slice(0, -'.json'.length) : name;

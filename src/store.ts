@@ -14,7 +14,7 @@ import { constants as FS, promises as fsp } from 'node:fs';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { isErrno, RootError } from './errors.js';
-import { type Job, type JobState, parsePendingName, parseStoredJob, serializeJob } from './job.js';
+import { assertValidId, type Job, type JobState, parsePendingName, parseStoredJob, serializeJob } from './job.js';
 
 export const FORMAT_MARKER = 'queuectl-queue 1\n';
 export const FOLDERS = ['tmp', 'pending', 'processing', 'completed', 'dead', 'workers', 'logs', 'ids', 'quarantine'] as const;
@@ -171,7 +171,10 @@ export function idShard(id: string): string {
   return ((h >>> 0) & 0xff).toString(16).padStart(2, '0');
 }
 
+// Every path built from an id checks it first (defence in depth: callers validate too).
+
 export function idMarkerPath(store: Store, id: string): string {
+  assertValidId(id);
   return join(store.ids, idShard(id), id);
 }
 
@@ -240,15 +243,18 @@ export async function listCompletedShards(store: Store): Promise<string[]> {
 
 /** Path of a finished job's file. */
 export function completedPath(store: Store, shard: string, id: string): string {
+  assertValidId(id);
   return join(store.completed, shard, `${id}.json`);
 }
 
 /** Log of one run of a job: logs/<shard>/<id>.<run>.log (run = 1-based number in the job's history). */
 export function logPath(store: Store, id: string, run: number): string {
+  assertValidId(id);
   return join(store.logs, idShard(id), `${id}.${run}.log`);
 }
 
 export function deadPath(store: Store, id: string): string {
+  assertValidId(id);
   return join(store.dead, `${id}.json`);
 }
 
@@ -320,6 +326,7 @@ export interface Located {
  * job that moves forward while we look is still found; a few passes cover a retry moving it back.
  */
 export async function locateJob(store: Store, id: string): Promise<Located | null> {
+  assertValidId(id);
   for (let pass = 0; pass < 3; pass++) {
     const pendingHit = (await listJsonNames(store.pending)).find((n) => parsePendingName(n)?.id === id);
     if (pendingHit) return { state: 'pending', path: join(store.pending, pendingHit), name: pendingHit };
