@@ -78,6 +78,17 @@ interface Slot {
 
 const HOST = hostname();
 
+/**
+ * The clock the worker schedules by: the wall clock, but never behind the wall time at start plus the
+ * monotonic time since. A clock stepped forward is followed at once; a clock stepped backwards does not
+ * make due jobs look scheduled again (which would stall the queue until the clock caught up).
+ */
+export function steadyClock(): () => number {
+  const wallAtStart = Date.now();
+  const monoAtStart = performance.now();
+  return () => Math.max(Date.now(), Math.round(wallAtStart + performance.now() - monoAtStart));
+}
+
 /** Worker ids: "w" + 10 base-36 characters, lowercase so claim names parse. */
 function newWorkerId(): string {
   return `w${BigInt(`0x${randomBytes(7).toString('hex')}`).toString(36).padStart(10, '0').slice(-10)}`;
@@ -102,14 +113,15 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
   }
   const self = new Set(slots.map((s) => s.id));
   const stats = new StatsRecorder(store, slots[0].id);
-  const index = new PendingIndex({ dir: store.pending, pollIntervalMs: config.pollIntervalMs, poll: config.poll, now: Date.now });
+  const clock = steadyClock();
+  const index = new PendingIndex({ dir: store.pending, pollIntervalMs: config.pollIntervalMs, poll: config.poll, now: clock });
   let reference = await slots[0].heartbeat.beat();
   let stopping: StopMode | null = null;
   const logDirs = new Set<string>();
 
   // ---- recovery, first at start so a restarted worker picks up what a crash left ----
   let reaping: Promise<void> | undefined;
-  const reap = () => (reaping ??= reapStale({ store, staleAfterMs: config.staleAfterMs, policy, reference, self, owner: slots[0].id, now: Date.now() })
+  const reap = () => (reaping ??= reapStale({ store, staleAfterMs: config.staleAfterMs, policy, reference, self, owner: slots[0].id, now: clock() })
     .then((events) => {
       for (const e of events) {
         if (e.type === 'recovered') emit({ ...e, worker: slots[0].id });
@@ -257,7 +269,7 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
     } catch (err) {
       return toQuarantine(slot, claimPath, name, `not valid JSON: ${(err as Error).message}`);
     }
-    const now = Date.now();
+    const now = clock();
     // Without an id in the JSON, the file name is the id (so `ls` and `show` agree); if that is taken or
     // not a valid id, a generated one.
     const explicitId = !!spec && typeof spec === 'object' && (spec as { id?: unknown }).id != null;
@@ -346,7 +358,7 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
 
   /** Moves the job out of processing/ according to how its command ended. */
   async function finish(slot: Slot, claimPath: string, job: Job, run: number, result: RunResult): Promise<void> {
-    const now = Date.now();
+    const now = clock();
     const iso = new Date(now).toISOString();
     const cancelled = slot.running?.cancelled ?? false;
     const kind = result.outcome.kind;
