@@ -34,6 +34,9 @@ const timeLess = (a: PendingName, b: PendingName) => a.availableAt < b.available
 /** How long a name we took is ignored when an event or a rescan reports it again. */
 const RECENT_MS = 2_000;
 
+/** Longest delay setTimeout accepts. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class PendingIndex {
   private entries = new Map<string, PendingName>();
   private dropped = new Set<string>();
@@ -202,9 +205,11 @@ export class PendingIndex {
     if (at >= this.wakeAt) return;
     clearTimeout(this.wakeTimer);
     this.wakeAt = at;
+    // setTimeout takes at most 2^31-1 ms (24.8 days); a longer delay fires after 1ms (a busy loop and a
+    // TimeoutOverflowWarning each time), so wake up at the cap and re-arm from take().
     this.wakeTimer = setTimeout(() => {
       this.wakeAt = Infinity;
       this.wakeAll();
-    }, Math.max(0, at - this.opts.now()) + 1);
+    }, Math.min(MAX_TIMER_MS, Math.max(0, at - this.opts.now()) + 1));
   }
 }
