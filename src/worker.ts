@@ -78,17 +78,6 @@ interface Slot {
 
 const HOST = hostname();
 
-/**
- * The clock the worker schedules by: the wall clock, but never behind the wall time at start plus the
- * monotonic time since. A clock stepped forward is followed at once; a clock stepped backwards does not
- * make due jobs look scheduled again (which would stall the queue until the clock caught up).
- */
-export function steadyClock(): () => number {
-  const wallAtStart = Date.now();
-  const monoAtStart = performance.now();
-  return () => Math.max(Date.now(), Math.round(wallAtStart + performance.now() - monoAtStart));
-}
-
 /** Worker ids: "w" + 10 base-36 characters, lowercase so claim names parse. */
 function newWorkerId(): string {
   return `w${BigInt(`0x${randomBytes(7).toString('hex')}`).toString(36).padStart(10, '0').slice(-10)}`;
@@ -113,7 +102,7 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
   }
   const self = new Set(slots.map((s) => s.id));
   const stats = new StatsRecorder(store, slots[0].id);
-  const clock = steadyClock();
+  const clock = Date.now;
   const index = new PendingIndex({ dir: store.pending, pollIntervalMs: config.pollIntervalMs, poll: config.poll, now: clock });
   let reference = await slots[0].heartbeat.beat();
   let stopping: StopMode | null = null;
