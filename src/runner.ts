@@ -58,6 +58,19 @@ async function loadExeca(): Promise<Execa> {
   return execaFn;
 }
 
+/** Node fires any setTimeout over 2^31-1 ms (24.8 days) after 1 ms: longer delays are armed in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** setTimeout for any delay; returns the function that cancels it. */
+function setLongTimeout(fn: () => void, ms: number): () => void {
+  let timer: NodeJS.Timeout;
+  const arm = (left: number) => {
+    timer = setTimeout(() => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : fn()), Math.min(left, MAX_TIMER_MS));
+  };
+  arm(ms);
+  return () => clearTimeout(timer);
+}
+
 /** Sends a signal to a whole process group; a group that is already gone is fine. */
 export function killGroup(pgid: number, signal: NodeJS.Signals): void {
   try {
@@ -87,13 +100,13 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
 
   let timedOut = false;
   let aborted = false;
-  let escalate: NodeJS.Timeout | undefined;
+  let escalate: (() => void) | undefined;
   const terminate = () => {
     if (sub.pid === undefined) return;
     killGroup(sub.pid, 'SIGTERM');
-    escalate ??= setTimeout(() => killGroup(sub.pid!, 'SIGKILL'), spec.killGraceMs);
+    escalate ??= setLongTimeout(() => killGroup(sub.pid!, 'SIGKILL'), spec.killGraceMs);
   };
-  const timer = spec.timeoutMs > 0 ? setTimeout(() => { timedOut = true; terminate(); }, spec.timeoutMs) : undefined;
+  const cancelTimeout = spec.timeoutMs > 0 ? setLongTimeout(() => { timedOut = true; terminate(); }, spec.timeoutMs) : undefined;
   const onAbort = () => { aborted = true; terminate(); };
   if (spec.abort?.aborted) onAbort();
   else spec.abort?.addEventListener('abort', onAbort, { once: true });
@@ -113,8 +126,8 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
   clearTimeout(grace);
   sub.stdout?.destroy();
   sub.stderr?.destroy();
-  clearTimeout(timer);
-  clearTimeout(escalate);
+  cancelTimeout?.();
+  escalate?.();
   spec.abort?.removeEventListener('abort', onAbort);
   if ((timedOut || aborted) && sub.pid !== undefined) killGroup(sub.pid, 'SIGKILL');
 
