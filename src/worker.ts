@@ -126,11 +126,13 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
   await index.start();
 
   // ---- timers ----
-  const timers: NodeJS.Timeout[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  /** Runs fn every ms (jittered ±25% if asked), never twice at once. */
   const every = (ms: number, fn: () => Promise<unknown> | void, jitter = false) => {
     const tick = () => {
       const next = jitter ? ms * (0.75 + Math.random() * 0.5) : ms;
       const t = setTimeout(async () => {
+        timers.delete(t);
         try {
           await fn();
         } catch (err) {
@@ -138,7 +140,7 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
         }
         if (!done) tick();
       }, next);
-      timers.push(t);
+      timers.add(t);
     };
     tick();
   };
