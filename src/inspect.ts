@@ -4,7 +4,7 @@
 import { promises as fsp } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CONFIG_KEYS } from './config.js';
-import { isErrno } from './errors.js';
+import { InputError, isErrno } from './errors.js';
 import { readWorkers, type WorkerStatus } from './heartbeat.js';
 import { createJob, type Job, type JobState, parsePendingName } from './job.js';
 import { mapLimit } from './parallel.js';
@@ -13,6 +13,7 @@ import {
   listCompletedShards,
   listJsonNames,
   locateJob,
+  logPath,
   parseClaimName,
   readJob,
   type Store,
@@ -157,4 +158,247 @@ export async function getJob(store: Store, id: string): Promise<Job | null> {
 export function redactEnv(job: Job): Job {
   if (!job.env) return job;
   return { ...job, env: Object.fromEntries(Object.keys(job.env).map((k) => [k, '***'])) };
+}
+
+// ---- pages of jobs (the status page and its API) ---------------------------------------------------
+//
+// A page is chosen from file NAMES, and only the page's files are opened: listing pending/ with 100,000
+// names is a readdir and a sort; completed/ is walked one hour shard at a time, newest first, and
+// stops as soon as the page is full. Only a text search (`q`) must open files to see the command, so it
+// opens at most `scanLimit` per request and says where it stopped (the cursor continues the search).
+
+/** Most job files one text search opens per request. */
+export const SCAN_LIMIT_DEFAULT = 2000;
+
+export interface PageOptions {
+  /** One state, or 'all' (the states in LIST_STATES order, one after the other). */
+  state: ListState | 'all';
+  /** Case-insensitive text to find in the id or the command; '' or undefined: every job. */
+  q?: string;
+  /** next_cursor of the previous page; undefined: the first page. */
+  cursor?: string;
+  /** Jobs per page. */
+  limit: number;
+  now: number;
+  /** max_retries shown for a hand-dropped file that does not set it. */
+  maxRetries?: number;
+  /** With `q`: most job files opened in this request. @default SCAN_LIMIT_DEFAULT */
+  scanLimit?: number;
+}
+
+export interface JobsPage {
+  jobs: Job[];
+  /** Opaque; pass it back as `cursor` for the next page. null: nothing after this page. */
+  next_cursor: string | null;
+  /** Job files opened for this page (the page's own, plus those read to match `q`). */
+  scanned: number;
+  /** True when a search stopped at scanLimit before the page was full: next_cursor continues it. */
+  partial: boolean;
+}
+
+/** One candidate file, known from its name alone. */
+interface Entry {
+  /** Position in the listing: `<list state>:<key>`; keys sort in the listing's direction. */
+  cursor: string;
+  path: string;
+  folder: JobState;
+  /** A file dropped into pending/ by hand (no queuectl name yet). */
+  dropped: boolean;
+}
+
+/**
+ * Names of one folder in listing order. Entries are made only for the names a page takes: with
+ * 100,000 names, making a path and a cursor for each would cost more than the listing itself.
+ */
+interface Batch {
+  state: ListState;
+  folder: JobState;
+  dir: string;
+  /** Prepended to a name to make its key (the completed/ shard: "2026010109/"). */
+  prefix: string;
+  names: string[];
+}
+
+/**
+ * The order of each listing, by name only:
+ *  - pending, scheduled, failed: the order they will run (pending/ names sort by time, then priority);
+ *  - processing: by claim name (the pending name it came from, so also run order);
+ *  - completed: newest hour shard first, then id descending (ids sort by creation time);
+ *  - dead: id descending (newest job first), so no file needs a stat.
+ */
+async function* listingBatches(store: Store, state: ListState, after: string | null, now: number): AsyncGenerator<Batch> {
+  if (state === 'pending' || state === 'scheduled' || state === 'failed') {
+    const names = (await listJsonNames(store.pending)).filter((n) => (after === null || n > after) && pendingView(n, now) === state).sort();
+    yield { state, folder: 'pending', dir: store.pending, prefix: '', names };
+  } else if (state === 'processing') {
+    const names = (await listJsonNames(store.processing)).filter((n) => after === null || n > after).sort();
+    yield { state, folder: 'processing', dir: store.processing, prefix: '', names };
+  } else if (state === 'completed') {
+    const slash = after?.indexOf('/') ?? -1;
+    const afterShard = after !== null && slash > 0 ? after.slice(0, slash) : null;
+    const afterName = after !== null && slash > 0 ? after.slice(slash + 1) : null;
+    for (const shard of await listCompletedShards(store)) {
+      if (afterShard !== null && shard > afterShard) continue;
+      let names = await listJsonNames(join(store.completed, shard));
+      if (shard === afterShard) names = names.filter((n) => n < afterName!);
+      yield { state, folder: 'completed', dir: join(store.completed, shard), prefix: `${shard}/`, names: names.sort().reverse() };
+    }
+  } else {
+    const names = (await listJsonNames(store.dead)).filter((n) => after === null || n < after).sort().reverse();
+    yield { state, folder: 'dead', dir: store.dead, prefix: '', names };
+  }
+}
+
+/** Entries of several listings in a row, taken a few at a time. */
+class EntryStream {
+  private batch: Batch | null = null;
+  private pos = 0;
+  /** Entries put back by unread(), taken before the rest. */
+  private back: Entry[] = [];
+  private readonly batches: AsyncGenerator<Batch>;
+  constructor(sources: (() => AsyncGenerator<Batch>)[]) {
+    this.batches = (async function* () {
+      for (const source of sources) yield* source();
+    })();
+  }
+
+  /** Up to n entries; fewer only at the end. */
+  async take(n: number): Promise<Entry[]> {
+    const out = this.back.splice(0, n);
+    while (out.length < n && (await this.fill())) {
+      const b = this.batch!;
+      const names = b.names.slice(this.pos, this.pos + n - out.length);
+      this.pos += names.length;
+      for (const name of names) {
+        out.push({ cursor: `${b.state}:${b.prefix}${name}`, path: join(b.dir, name), folder: b.folder, dropped: b.folder === 'pending' && !parsePendingName(name) });
+      }
+    }
+    return out;
+  }
+
+  /** Puts entries back, to be taken first. */
+  unread(entries: Entry[]): void {
+    this.back.unshift(...entries);
+  }
+
+  /** True when another entry remains. */
+  async more(): Promise<boolean> {
+    return this.back.length > 0 || this.fill();
+  }
+
+  private async fill(): Promise<boolean> {
+    while (!this.batch || this.pos >= this.batch.names.length) {
+      const next = await this.batches.next();
+      if (next.done) return false;
+      this.batch = next.value;
+      this.pos = 0;
+    }
+    return true;
+  }
+}
+
+/** Splits a cursor into its list state and key; throws InputError for a cursor this listing did not make. */
+function parseCursor(cursor: string, states: readonly ListState[]): { index: number; key: string } {
+  const colon = cursor.indexOf(':');
+  const index = states.indexOf(cursor.slice(0, colon) as ListState);
+  if (colon < 0 || index < 0) throw new InputError(`Invalid cursor ${JSON.stringify(cursor.slice(0, 80))}: pass the next_cursor of a previous page of the same listing`);
+  return { index, key: cursor.slice(colon + 1) };
+}
+
+/**
+ * One page of jobs in a state (or all), optionally filtered by text in the id or command. Opens only the
+ * page's files, except for a text search, which opens up to scanLimit files and may return a short page
+ * with partial: true.
+ */
+export async function listJobsPage(store: Store, opts: PageOptions): Promise<JobsPage> {
+  const states: readonly ListState[] = opts.state === 'all' ? LIST_STATES : [opts.state];
+  const start = opts.cursor ? parseCursor(opts.cursor, states) : { index: 0, key: null };
+  const stream = new EntryStream(states.slice(start.index).map((state, i) => () => listingBatches(store, state, i === 0 ? start.key : null, opts.now)));
+  const q = opts.q?.trim().toLowerCase() ?? '';
+  const budget = q ? Math.max(opts.limit, opts.scanLimit ?? SCAN_LIMIT_DEFAULT) : Infinity;
+  const jobs: Job[] = [];
+  let scanned = 0;
+  let last: string | null = null;
+
+  while (jobs.length < opts.limit) {
+    if (scanned >= budget) {
+      // The search budget is spent: say where it stopped, so the next request goes on from there.
+      const more = await stream.more();
+      return { jobs, next_cursor: more ? last : null, scanned, partial: more };
+    }
+    const chunk = await stream.take(q ? Math.min(64, budget - scanned) : opts.limit - jobs.length);
+    if (chunk.length === 0) return { jobs, next_cursor: null, scanned, partial: false };
+    const read = await mapLimit(chunk, 32, (e) => readEntry(e, opts.maxRetries));
+    scanned += chunk.length;
+    for (let i = 0; i < chunk.length; i++) {
+      const job = read[i];
+      if (job && (!q || job.id.toLowerCase().includes(q) || job.command.toLowerCase().includes(q))) {
+        if (jobs.length === opts.limit) {
+          stream.unread(chunk.slice(i)); // read again on the next page
+          break;
+        }
+        jobs.push(job);
+      }
+      last = chunk[i].cursor;
+    }
+  }
+  return { jobs, next_cursor: (await stream.more()) ? last : null, scanned, partial: false };
+}
+
+/** Reads one listed file, or null when it moved on since the listing or cannot be read. */
+async function readEntry(e: Entry, maxRetries: number | undefined): Promise<Job | null> {
+  try {
+    return e.dropped ? await readDroppedJob(e.path, maxRetries) : await readJob(e.path, e.folder);
+  } catch {
+    return null; // moved on while we listed (ENOENT), or unreadable: a worker will quarantine it
+  }
+}
+
+/**
+ * available_at (epoch ms) of the job that has waited longest among those due now, from pending/ names
+ * alone; null when no job is due. Hand-dropped files (not yet named by a worker) are not counted.
+ */
+export async function oldestDueAt(store: Store, now: number): Promise<number | null> {
+  let oldest: number | null = null;
+  for (const name of await listJsonNames(store.pending)) {
+    const p = parsePendingName(name);
+    if (p && p.availableAt <= now && (oldest === null || p.availableAt < oldest)) oldest = p.availableAt;
+  }
+  return oldest;
+}
+
+/** The state a person sees: pending/ splits into pending, scheduled and failed (as in `list`). */
+export function jobView(job: Job, now: number): ListState {
+  if (job.state !== 'pending') return job.state;
+  if (job.attempts > 0) return 'failed';
+  return Date.parse(job.available_at) > now ? 'scheduled' : 'pending';
+}
+
+export interface LogTail {
+  /** The last bytes of the log (decoded as UTF-8; a cut character at the start shows as U+FFFD). */
+  text: string;
+  /** Size of the whole log in bytes. */
+  size: number;
+  /** True when text is only the end of the log. */
+  truncated: boolean;
+}
+
+/** The end of the output log of run `run` (1-based) of a job; null when there is none. */
+export async function readLogTail(store: Store, id: string, run: number, maxBytes: number): Promise<LogTail | null> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(logPath(store, id, run), 'r');
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return null;
+    throw err;
+  }
+  try {
+    const { size } = await fh.stat();
+    const length = Math.min(size, maxBytes);
+    const buf = Buffer.alloc(length);
+    const { bytesRead } = await fh.read(buf, 0, length, size - length);
+    return { text: buf.subarray(0, bytesRead).toString('utf8'), size, truncated: size > length };
+  } finally {
+    await fh.close();
+  }
 }

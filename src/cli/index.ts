@@ -136,6 +136,16 @@ async function main(rawArgv: string[]): Promise<number> {
     .example('queuectl purge --state completed --older-than 1d')
     .action(async (flags) => (await import('./commands/jobs.js')).purgeCommand(ctx, flags));
 
+  cli
+    .command('dashboard', 'Serve the status page: counts, charts, workers, jobs, dead letter queue, JSON API, /metrics')
+    .option('--port <port>', 'Port to listen on (default 5000; 0 picks a free one)')
+    .option('--host <host>', 'Address to listen on (default 127.0.0.1; any other needs --token)')
+    .option('--token <token>', 'Require this secret on every request (default: $QUEUECTL_DASHBOARD_TOKEN)')
+    .example('queuectl dashboard')
+    .example('queuectl dashboard --host 0.0.0.0 --token "$(openssl rand -hex 16)"')
+    .action(async (flags) =>
+      (await import('./commands/dashboard.js')).dashboardCommand(ctx, flags, { on: (sig, fn) => process.on(sig, fn) }));
+
   cli.help();
   cli.version(VERSION);
   cli.parse(['node', 'queuectl', ...argv], { run: false });

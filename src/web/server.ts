@@ -1,0 +1,231 @@
+// The status page: an express app (it does not listen; `queuectl dashboard` does) rendering views/*.ejs.
+// Every route reads and acts through the core (inspect, admin, stats); nothing here knows a path.
+//
+//   GET /            overview: counts, charts, workers, recent activity (live with /static/app.js)
+//   GET /jobs        jobs by state, text filter, cursor pages       GET /jobs/:id  one job, attempts, logs
+//   GET /dlq         dead letter queue: retry one, selected or all  GET /metrics   Prometheus text
+//   GET /healthz     "ok"                                           /api/*         see api.ts
+//
+// Pages work without JavaScript: actions are plain forms posting to /api/* with the CSRF token, answered
+// by a redirect back. Job-derived text goes through EJS's escaping <%= %> only.
+
+import { join } from 'node:path';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Config } from '../config.js';
+import { InputError } from '../errors.js';
+import { getJob, jobView, listJobsPage, type LogTail, oldestDueAt, readLogTail, readStatus, redactEnv } from '../inspect.js';
+import { ID_PATTERN, type Job } from '../job.js';
+import { readStats } from '../stats.js';
+import { exists, type Store } from '../store.js';
+import { formatDuration } from '../units.js';
+import { apiRouter, parseListQuery, recentActivity, statusPayload, type WebContext } from './api.js';
+import { niceMax, PAGE_STATES, STATE_CHART, stateBars, THROUGHPUT_CHART, throughputColumns } from './charts.js';
+import { formatMetrics, METRICS_CONTENT_TYPE } from './metrics.js';
+import { createCsrf, CSRF_FIELD, isLoopbackHost, loopbackHostOnly, requireToken, securityHeaders, type SendError } from './security.js';
+
+export interface AppOptions {
+  store: Store;
+  config: Config;
+  /** When set, every request but /healthz must carry it (see security.ts). */
+  token?: string;
+  /** Folder of the EJS templates, with static/ (app.js, app.css) inside. */
+  viewsDir: string;
+  /** Address the server will listen on; on loopback without a token, Host names are checked. @default '127.0.0.1' */
+  host?: string;
+  /** The clock. @default Date.now */
+  now?: () => number;
+  /** Seconds between live refreshes of the overview. @default 2 */
+  refreshSeconds?: number;
+}
+
+/** Bytes of each attempt's log shown on the job page (the end of it). */
+const LOG_TAIL_BYTES = 64 * 1024;
+
+/** Builds the app. */
+export function createApp(opts: AppOptions): express.Express {
+  const app = express();
+  const now = opts.now ?? Date.now;
+  app.disable('x-powered-by');
+  app.set('views', opts.viewsDir);
+  app.set('view engine', 'ejs');
+  app.enable('view cache');
+  app.set('query parser', 'simple');
+
+  const sendError: SendError = (req, res, status, message) => {
+    const path = req.baseUrl + req.path; // req.path alone is relative to the router that answers
+    const api = path.startsWith('/api/') || path === '/metrics';
+    const kind = req.accepts(api ? ['json', 'html'] : ['html', 'json']);
+    res.status(status);
+    if (kind === 'html') res.render('error', { title: `Error ${status}`, status, message, nav: '', counts: null });
+    else res.json({ error: message });
+  };
+  const csrf = createCsrf(sendError);
+  const ctx: WebContext = { store: opts.store, config: opts.config, now, csrf, sendError };
+
+  Object.assign(app.locals, {
+    csrfField: CSRF_FIELD,
+    csrfToken: csrf.token,
+    root: opts.store.root,
+    refreshSeconds: opts.refreshSeconds ?? 2,
+    PAGE_STATES,
+    STATE_CHART,
+    THROUGHPUT_CHART,
+    fmt: viewHelpers(),
+  });
+
+  // Security headers first, so static files and errors carry them too.
+  app.use(securityHeaders());
+  if (!opts.token && isLoopbackHost(opts.host ?? '127.0.0.1')) app.use(loopbackHostOnly(sendError));
+  if (opts.token) app.use(requireToken(opts.token, sendError));
+  app.use('/static', express.static(join(opts.viewsDir, 'static'), { index: false, redirect: false, fallthrough: true }));
+  app.use(express.urlencoded({ extended: false, limit: '256kb', parameterLimit: 2000 }));
+  app.use(express.json({ limit: '256kb' }));
+
+  app.get('/healthz', async (_req, res) => {
+    const ok = await exists(opts.store.pending);
+    res.status(ok ? 200 : 503).type('text/plain').send(ok ? 'ok\n' : `queue root ${opts.store.root} is not readable\n`);
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    const t = now();
+    const [status, stats, oldest] = await Promise.all([
+      readStatus(opts.store, t, opts.config.staleAfterMs),
+      readStats(opts.store),
+      oldestDueAt(opts.store, t),
+    ]);
+    res.type(METRICS_CONTENT_TYPE).send(formatMetrics({ status, stats, oldestDueAt: oldest, now: t }));
+  });
+
+  app.use('/api', apiRouter(ctx));
+
+  app.get('/', async (req, res) => {
+    const [status, recent] = await Promise.all([statusPayload(ctx), recentActivity(ctx, 10)]);
+    res.render('overview', {
+      title: 'Overview',
+      nav: 'overview',
+      counts: status.counts,
+      status,
+      recent,
+      stateChart: stateBars(status.counts),
+      throughput: throughputColumns(status.throughput.minutes),
+      notice: notice(req),
+    });
+  });
+
+  app.get('/jobs', async (req, res) => {
+    await listPage(req, res, 'all');
+  });
+
+  app.get('/dlq', async (req, res) => {
+    await listPage(req, res, 'dead');
+  });
+
+  /** /jobs and /dlq: one page of a listing, with the counts for the tabs. */
+  async function listPage(req: Request, res: Response, defaultState: 'all' | 'dead'): Promise<void> {
+    const dlq = defaultState === 'dead';
+    const t = now();
+    try {
+      const query = parseListQuery(req.query, defaultState);
+      if (dlq) query.state = 'dead';
+      const [page, status] = await Promise.all([
+        listJobsPage(opts.store, { ...query, now: t, maxRetries: opts.config.maxRetries }),
+        readStatus(opts.store, t, opts.config.staleAfterMs),
+      ]);
+      // An exact id typed in the filter: offer the job itself even when the page does not hold it.
+      const exact = query.q && ID_PATTERN.test(query.q) && !page.jobs.some((j) => j.id === query.q) ? await getJob(opts.store, query.q) : null;
+      res.render(dlq ? 'dlq' : 'jobs', {
+        title: dlq ? 'Dead letter queue' : 'Jobs',
+        nav: dlq ? 'dlq' : 'jobs',
+        counts: status.counts,
+        query,
+        page: { ...page, jobs: page.jobs.map(redactEnv) },
+        exact: exact && redactEnv(exact),
+        now: t,
+        stateOf: (j: Job) => jobView(j, t),
+        pageUrl: (params: Record<string, string | number | undefined>) => listUrl(dlq ? '/dlq' : '/jobs', { state: dlq ? undefined : query.state, q: query.q, limit: query.limit === 50 ? undefined : query.limit, ...params }),
+        back: req.originalUrl,
+        notice: notice(req),
+      });
+    } catch (err) {
+      if (err instanceof InputError) return sendError(req, res, 400, err.message);
+      throw err;
+    }
+  }
+
+  app.get('/jobs/:id', async (req, res) => {
+    const id = req.params.id;
+    const job = ID_PATTERN.test(id) ? await getJob(opts.store, id) : null;
+    if (!job) return sendError(req, res, 404, `No job with id "${id.slice(0, 140)}" in any state`);
+    const t = now();
+    const runs = (job.history?.length ?? 0) + (job.state === 'processing' ? 1 : 0);
+    const logs: { run: number; log: LogTail | null }[] = [];
+    for (let run = runs; run >= 1; run--) logs.push({ run, log: await readLogTail(opts.store, job.id, run, LOG_TAIL_BYTES) });
+    res.render('job', {
+      title: `Job ${job.id}`,
+      nav: 'jobs',
+      counts: null,
+      job: redactEnv(job),
+      state: jobView(job, t),
+      logs,
+      now: t,
+      back: req.originalUrl,
+      notice: notice(req),
+    });
+  });
+
+  app.use((req, res) => sendError(req, res, 404, `Nothing at ${req.path.slice(0, 200)}`));
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: number }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) return sendError(req, res, status, (err as Error).message);
+    sendError(req, res, 500, `Internal error: ${(err as Error)?.message ?? String(err)}`);
+  });
+  return app;
+}
+
+/** A listing URL with its query string, leaving out empty parameters. */
+function listUrl(path: string, params: Record<string, string | number | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '' && v !== 'all') search.set(k, String(v));
+  const s = search.toString();
+  return s ? `${path}?${s}` : path;
+}
+
+/** The outcome of the last action, from the query string the action redirected to (fixed wording). */
+function notice(req: Request): { kind: 'ok' | 'warn'; text: string } | null {
+  const q = req.query;
+  const n = Number(q.n ?? 0);
+  const failed = Number(q.failed ?? 0);
+  const id = typeof q.id === 'string' && ID_PATTERN.test(q.id) ? q.id : null;
+  if (q.done === 'retried') {
+    const what = n === 1 && id ? `job ${id}` : `${n} job${n === 1 ? '' : 's'}`;
+    const text = `Moved ${what} back to pending.${failed > 0 ? ` ${failed} could not be retried (moved meanwhile).` : ''}`;
+    return { kind: failed > 0 ? 'warn' : 'ok', text };
+  }
+  if (q.done === 'cancelled' && id) return { kind: 'ok', text: `Cancelled job ${id}: it is in the dead letter queue.` };
+  return null;
+}
+
+/** Formatting for the templates. */
+function viewHelpers() {
+  const int = new Intl.NumberFormat('en-US');
+  return {
+    int: (n: number) => int.format(n),
+    dur: (ms: number) => formatDuration(ms),
+    /** "3m ago", "in 5s", "now". */
+    rel: (ms: number, now: number) => {
+      const d = ms - now;
+      if (!Number.isFinite(d)) return '-';
+      if (Math.abs(d) < 1000) return 'now';
+      return d > 0 ? `in ${formatDuration(d)}` : `${formatDuration(-d)} ago`;
+    },
+    /** "2026-11-28 04:20:09" (UTC). */
+    time: (iso: string | undefined) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, '') : '-'),
+    /** One line, at most n characters. */
+    cut: (text: string, n: number) => {
+      const one = text.replace(/\s*\n\s*/g, ' ⏎ ');
+      return one.length <= n ? one : `${one.slice(0, n - 1)}…`;
+    },
+    bytes: (n: number) => (n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 / 1024).toFixed(1)} MB`),
+    niceMax,
+  };
+}
