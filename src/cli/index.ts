@@ -10,6 +10,10 @@ import { makeContext } from './context.js';
 
 const VERSION = '0.1.0';
 
+// A batch enqueue keeps 64 file operations in flight; libuv's default of 4 threads serialises them.
+// Must be set before the first asynchronous fs call starts the thread pool.
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 /**
  * Flags that take a number a person may type negative: mri would read `--priority -5` as two flags
  * (and `--max-retries -1` as the unknown option `-1`), so the value never reaches its validation.
