@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { CONFIG_KEYS } from './config.js';
 import { InputError, isErrno } from './errors.js';
 import { readWorkers, type WorkerStatus } from './heartbeat.js';
-import { createJob, type Job, type JobState, parsePendingName } from './job.js';
+import { createJob, idFromFileName, type Job, type JobState, parsePendingName } from './job.js';
 import { mapLimit } from './parallel.js';
 import {
   countCompletedShard,
@@ -136,7 +136,7 @@ export async function listJobs(store: Store, opts: ListOptions): Promise<Job[]> 
 async function readDroppedJob(path: string, maxRetries = CONFIG_KEYS['max-retries'].default): Promise<Job> {
   const name = basename(path);
   const [text, st] = await Promise.all([fsp.readFile(path, 'utf8'), fsp.stat(path)]);
-  const job = createJob(JSON.parse(text), `pending/${name}`, st.mtimeMs, { maxRetries, cwd: null }, () => name);
+  const job = createJob(JSON.parse(text), `pending/${name}`, st.mtimeMs, { maxRetries, cwd: null }, () => idFromFileName(name) ?? name);
   return { ...job, source: name };
 }
 

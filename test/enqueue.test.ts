@@ -218,7 +218,7 @@ describe('reading the queue: status, list, show', () => {
     assert.equal(status.counts.pending, 1);
     const list = await ok(['list'], { root });
     assert.match(list, /echo hi/, list);
-    assert.match(list, /^anything\.json\s+pending\s+0\/4\s+0\s+ready\s+echo hi$/m, 'named by its file until a worker gives it an id');
+    assert.match(list, /^anything\s+pending\s+0\/4\s+0\s+ready\s+echo hi$/m, 'shown with the id a worker will give it: its file name');
     const listed = JSON.parse(await ok(['list', '--json', '--state', 'pending'], { root })) as Record<string, unknown>[];
     assert.equal(listed.length, 1);
     assert.equal(listed[0].command, 'echo hi');
