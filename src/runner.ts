@@ -7,10 +7,13 @@
 //  - A timeout or an abort signals the whole process group (SIGTERM, then SIGKILL after the grace), so
 //    `sh -c 'sleep 100 & sleep 100'` leaves nothing behind; after a timeout the group is SIGKILLed
 //    again once the shell is gone.
-//  - The log ends with the outcome as data, e.g. `[exited with status 2]`.
+//  - The log ends with the outcome as data, e.g. `[exited with status 2]`. A run that printed nothing
+//    gets no log file (one file fewer per job for the many silent jobs); its outcome is in the job's
+//    history, and `queuectl logs` prints it the same way.
 
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { FILE_MODE } from './store.js';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DIR_MODE, FILE_MODE } from './store.js';
 
 export type RunOutcome =
   | { kind: 'exited'; exitCode: number }
@@ -201,17 +204,28 @@ class CappedLog {
     return this.last.subarray(-TAIL_BYTES).toString('utf8');
   }
 
-  /** Writes the outcome line and closes. */
+  /** Writes the outcome line, if there was output, and closes. */
   close(trailer: string): void {
-    this.append(Buffer.from(trailer));
+    if (this.fd !== null) this.append(Buffer.from(trailer));
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
+  }
+
+  /** Creates the log, and its folder on first use. */
+  private open(): number {
+    try {
+      return openSync(this.path, 'w', FILE_MODE);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      mkdirSync(dirname(this.path), { recursive: true, mode: DIR_MODE });
+      return openSync(this.path, 'w', FILE_MODE);
+    }
   }
 
   private append(data: Buffer): void {
     if (this.failed) return;
     try {
-      this.fd ??= openSync(this.path, 'w', FILE_MODE);
+      this.fd ??= this.open();
       writeSync(this.fd, data);
     } catch {
       // A full disk must not crash the worker or lose the job: the outcome is recorded in the job anyway.

@@ -26,7 +26,7 @@ import { reapStale } from './reaper.js';
 import { purgeCompleted } from './retention.js';
 import { runCommand, type RunResult } from './runner.js';
 import { StatsRecorder } from './stats.js';
-import { DIR_MODE, idMarkerPath, idShard, jobData, locateJob, logPath, reserveId, type Store, writeTmp } from './store.js';
+import { idMarkerPath, jobData, locateJob, logPath, reserveId, type Store, writeTmp } from './store.js';
 
 export type WorkerEvent =
   | { type: 'ready'; workers: string[]; pid: number }
@@ -106,7 +106,6 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
   const index = new PendingIndex({ dir: store.pending, pollIntervalMs: config.pollIntervalMs, poll: config.poll, now: clock });
   let reference = await slots[0].heartbeat.beat();
   let stopping: StopMode | null = null;
-  const logDirs = new Set<string>();
 
   // ---- recovery, first at start so a restarted worker picks up what a crash left ----
   let reaping: Promise<void> | undefined;
@@ -321,11 +320,6 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
     emit({ type: 'claimed', worker: slot.id, id: job.id, attempt: job.attempts, maxRuns: job.max_retries + 1, command: job.command });
 
     const log = logPath(store, job.id, run);
-    const dir = idShard(job.id);
-    if (!logDirs.has(dir)) {
-      await fsp.mkdir(join(store.logs, dir), { recursive: true, mode: DIR_MODE });
-      logDirs.add(dir);
-    }
     const result = await runCommand({
       command: job.command,
       cwd: job.cwd,

@@ -121,14 +121,24 @@ export async function logsCommand(ctx: Context, id: string, flags: { follow?: bo
     });
     offset = st.size;
   };
-  try {
-    await fsp.access(path);
-  } catch (err) {
+  // A run that printed nothing has no log file: print its outcome line from the job's history.
+  const outcomeOf = (j: typeof job) => {
+    const a = j?.history?.find((h) => h.attempt === run);
+    if (!a) return null;
+    return a.reason === 'completed' || a.reason === 'failed' ? `[exited with status ${a.exit_code}]` : `[${a.error ?? a.reason}]`;
+  };
+  const hasLog = await fsp.access(path).then(() => true, (err) => {
     if (!isErrno(err, 'ENOENT')) throw err;
-    if (!flags.follow) {
-      ctx.err(`No log for run ${run} of "${id}" (removed, or the run never started)`);
-      return 1;
+    return false;
+  });
+  if (!hasLog && !flags.follow) {
+    const outcome = outcomeOf(job);
+    if (outcome) {
+      ctx.out(outcome);
+      return 0;
     }
+    ctx.err(`No log for run ${run} of "${id}" (removed, or the run never started)`);
+    return 1;
   }
   await copy();
   if (!flags.follow) return 0;
@@ -137,7 +147,13 @@ export async function logsCommand(ctx: Context, id: string, flags: { follow?: bo
     const current = await getJob(store, id);
     const ended = !current || current.state !== 'processing' || (current.history?.length ?? 0) >= run;
     await copy();
-    if (ended) return 0;
+    if (ended) {
+      if (offset === 0 && current) {
+        const outcome = outcomeOf(current);
+        if (outcome) ctx.out(outcome);
+      }
+      return 0;
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
