@@ -3,6 +3,8 @@
 // stale-after whose job was taken over (its result must be refused when it wakes with SIGCONT).
 
 import assert from 'node:assert/strict';
+import { watch } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { waitFor } from './helpers.js';
 import {
@@ -190,4 +192,33 @@ describe('fencing: a paused worker whose job was taken over cannot move it', () 
     assert.deepEqual(after.job, job, "A's successful run did not overwrite B's record");
     assert.doesNotMatch(a.output(), new RegExp(`completed ${id}`));
   });
+
+  test('a worker paused between its claim and the start of the command does not start it once it was taken over', { todo: 'BUG: worker.ts runClaim() spawns the command without checking that its claim still exists: a worker paused after claiming runs the job again on waking, after another worker ran it (README: "a paused worker that wakes up cannot touch the job any more")' }, async (t) => {
+    const q = await makeQueue(t);
+    const a = await startWorker(q);
+    // inotify reports the claim (a rename into processing/) at once; A's first job still has to load execa
+    // before it spawns, so the SIGSTOP lands between the claim and the spawn.
+    const watcher = watch(join(q.root, 'processing'), () => {
+      watcher.close();
+      a.kill('SIGSTOP');
+    });
+    t.after(() => {
+      watcher.close();
+      a.kill('SIGCONT');
+    });
+    const id = await enqueue(q, `echo "$QUEUECTL_CLAIM" >> ${q.ledger}`);
+    await waitFor(async () => (await jobFiles(q.root, id))[0]?.state === 'processing', { timeoutMs: 3_000, what: 'A to claim the job' });
+    assert.deepEqual(await ledgerLines(q), [], 'A was paused before starting the command');
+
+    const b = await startWorker(q);
+    const job = await waitForState(q.root, id, 'completed', 5_000);
+    assert.deepEqual(job.history!.map((r) => [r.worker, r.reason]), [[a.ids[0], 'worker-lost'], [b.ids[0], 'completed']]);
+    assert.equal((await ledgerLines(q)).length, 1);
+
+    a.kill('SIGCONT');
+    await a.waitForOutput(new RegExp(`fenced ${id}|error`), 5_000);
+    const lines = await ledgerLines(q);
+    assert.deepEqual(lines.map((l) => l.split('~')[1]), [b.ids[0]], `only B ran the command; ledger: ${lines.join(' | ')}`);
+  });
 });
+

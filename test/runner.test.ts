@@ -13,12 +13,12 @@ const marker = () => `${100 + Math.floor(Math.random() * 800)}.${Math.floor(Math
 
 type TestContext = { after: (fn: () => Promise<void>) => void };
 
-/** Runs `command` with a log in a fresh temp folder; returns the result and the log's text. */
+/** Runs `command` with a log in a fresh temp folder; returns the result and the log's text (null: no log file). */
 async function run(t: TestContext, command: string, spec: Partial<RunSpec> = {}) {
   const { dir } = await makeTempRoot(t);
   const logPath = join(dir, 'run.log');
   const result = await runCommand({ command, cwd: null, env: {}, timeoutMs: 0, killGraceMs: 500, logPath, outputLimitBytes: 1024 * 1024, ...spec });
-  return { result, log: await fsp.readFile(logPath, 'utf8'), logPath, dir };
+  return { result, log: await fsp.readFile(logPath, 'utf8').catch(() => null), logPath, dir };
 }
 
 describe('runCommand outcomes', () => {
@@ -30,8 +30,20 @@ describe('runCommand outcomes', () => {
     assert.equal(result.summary, 'exited with status 0');
     assert.match(result.tail, /out\n/);
     assert.match(result.tail, /err\n/);
-    assert.ok(log.endsWith('[exited with status 0]\n'), log);
+    assert.ok(log?.endsWith('[exited with status 0]\n'), log ?? 'no log');
     assert.equal(result.durationMs, result.endedAt - result.startedAt);
+  });
+
+  test('a run that prints nothing leaves no log file (its outcome is in the result)', async (t) => {
+    const { result, log, dir } = await run(t, 'true');
+    assert.equal(result.exitCode, 0);
+    assert.equal(log, null);
+    assert.deepEqual(await fsp.readdir(dir), []);
+  });
+
+  test('the outcome line starts a line of its own when the output does not end with a newline', { todo: 'BUG: runner.ts CappedLog.close() appends "[exited with status N]" right after the last byte of output, so `printf abc` logs "abc[exited with status 0]"' }, async (t) => {
+    const { log } = await run(t, 'printf abc');
+    assert.equal(log, 'abc\n[exited with status 0]\n');
   });
 
   test('a non-zero exit is data, not an exception', async (t) => {
@@ -53,7 +65,8 @@ describe('runCommand outcomes', () => {
     assert.deepEqual(result.outcome, { kind: 'signaled', signal: 'SIGKILL' });
     assert.equal(result.exitCode, null);
     assert.equal(result.signal, 'SIGKILL');
-    assert.equal(log, '[killed by signal SIGKILL]\n');
+    assert.equal(result.summary, 'killed by signal SIGKILL');
+    assert.equal(log, null, 'nothing printed, no log');
   });
 
   test('stdin is closed: a command reading it ends at once', async (t) => {
@@ -70,7 +83,7 @@ describe('timeouts and aborts kill the whole process group', () => {
     assert.deepEqual(result.outcome, { kind: 'timedOut', signal: 'SIGTERM' });
     assert.equal(result.summary, 'timed out after 0.3s; killed by SIGTERM');
     assert.ok(result.durationMs >= 300 && result.durationMs < 2_000, `took ${result.durationMs}ms`);
-    assert.ok(log.endsWith('[timed out after 0.3s; killed by SIGTERM]\n'));
+    assert.equal(log, null, 'nothing printed, no log');
     assert.deepEqual(await pidsWithCommand(`sleep ${m}`), []);
   });
 
@@ -160,11 +173,10 @@ describe('the environment of the command', () => {
 
   test('a cwd that does not exist is a spawn failure, returned as data', async (t) => {
     const { dir } = await makeTempRoot(t);
-    const { result, log } = await run(t, 'echo never', { cwd: join(dir, 'missing') });
+    const { result } = await run(t, 'echo never', { cwd: join(dir, 'missing') });
     assert.equal(result.outcome.kind, 'spawnFailed');
     assert.equal(result.exitCode, null);
     assert.equal(result.signal, null);
     assert.match(result.summary, /^could not start: /);
-    assert.equal(log, `[${result.summary}]\n`);
   });
 });

@@ -154,7 +154,8 @@ describe('the assignment scenarios', () => {
   });
 
   test('4 worker processes over 500 jobs run every job exactly once', async (t) => {
-    const q = await makeQueue(t);
+    // Nothing is recovered here: a generous stale-after keeps a busy machine from judging a live worker dead.
+    const q = await makeQueue(t, { 'stale-after': '5s' });
     const workers = await Promise.all([1, 2, 3, 4].map(() => startWorker(q, ['--quiet'])));
     const ids = Array.from({ length: 500 }, (_, i) => `j${String(i).padStart(3, '0')}`);
     const ndjson = ids.map((id) => JSON.stringify({ id, command: `echo ${id} >> ${q.ledger}` })).join('\n');
@@ -409,6 +410,11 @@ describe('output', () => {
     const first = await q.ok(['logs', id, '--attempt', '1']);
     assert.match(first, /^run 1\n/m);
     assert.ok(first.endsWith('[exited with status 1]\n'), first);
+
+    // A run that printed nothing has no log file; logs prints its outcome from the history.
+    const silent = await enqueue(q, 'true');
+    await waitForState(q.root, silent, 'completed');
+    assert.equal(await q.ok(['logs', silent]), '[exited with status 0]\n');
 
     const r = await q.cli(['logs', id, '--attempt', '3']);
     assert.equal(r.code, 2, explain(r));
