@@ -10,7 +10,8 @@
 //  - Entries are removed lazily: a taken name leaves the map at once; stale heap entries are skipped.
 //    A name that no longer exists costs one failed rename (ENOENT) in the claim.
 
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
+import { join } from 'node:path';
 import { isErrno } from './errors.js';
 import { Heap } from './heap.js';
 import { type PendingName, parsePendingName } from './job.js';
@@ -102,7 +103,8 @@ export class PendingIndex {
     if (this.entries.has(name) || this.dropped.has(name)) return;
     const t = this.recent.get(name);
     if (t !== undefined) {
-      if (this.opts.now() - t < RECENT_MS) return;
+      // Usually the event of our own claim renaming it away; a file there now is a new one of that name.
+      if (this.opts.now() - t < RECENT_MS && !existsSync(join(this.opts.dir, name))) return;
       this.recent.delete(name);
     }
     const parsed = parsePendingName(name);

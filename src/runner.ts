@@ -11,7 +11,7 @@
 //    gets no log file (one file fewer per job for the many silent jobs); its outcome is in the job's
 //    history, and `queuectl logs` prints it the same way.
 
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DIR_MODE, FILE_MODE } from './store.js';
 
@@ -121,6 +121,9 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
   const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null } | { error: Error }>((resolve) => {
     sub.once('exit', (code, signal) => resolve({ code, signal }));
     sub.once('error', (error) => resolve({ error }));
+    // A spawn that fails at once (E2BIG: a command or env value over 128KB) emits neither event; execa only
+    // settles its promise (with reject: false, to the error).
+    if (sub.pid === undefined) sub.then((r) => resolve({ error: r instanceof Error ? r : new Error(String(r.message)) }), (error: Error) => resolve({ error }));
   });
 
   // Background children may hold the pipes open after the shell exits; give them a moment, then stop reading.
@@ -136,7 +139,10 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
 
   const endedAt = Date.now();
   let outcome: RunOutcome;
-  if ('error' in ended) outcome = { kind: 'spawnFailed', message: ended.error.message };
+  if ('error' in ended) {
+    const noCwd = spec.cwd !== null && !existsSync(spec.cwd);
+    outcome = { kind: 'spawnFailed', message: noCwd ? `working directory ${spec.cwd} does not exist` : ended.error.message };
+  }
   else if (timedOut) outcome = { kind: 'timedOut', signal: ended.signal ?? 'SIGTERM' };
   else if (aborted) outcome = { kind: 'aborted', signal: ended.signal ?? 'SIGTERM' };
   else if (ended.signal) outcome = { kind: 'signaled', signal: ended.signal };
@@ -204,9 +210,9 @@ class CappedLog {
     return this.last.subarray(-TAIL_BYTES).toString('utf8');
   }
 
-  /** Writes the outcome line, if there was output, and closes. */
+  /** Writes the outcome line, on a line of its own, if there was output; then closes. */
   close(trailer: string): void {
-    if (this.fd !== null) this.append(Buffer.from(trailer));
+    if (this.fd !== null) this.append(Buffer.from(this.endsWithNewline ? trailer : `\n${trailer}`));
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
@@ -222,8 +228,11 @@ class CappedLog {
     }
   }
 
+  private endsWithNewline = true;
+
   private append(data: Buffer): void {
     if (this.failed) return;
+    if (data.length) this.endsWithNewline = data[data.length - 1] === 0x0a;
     try {
       this.fd ??= this.open();
       writeSync(this.fd, data);

@@ -320,6 +320,12 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
     emit({ type: 'claimed', worker: slot.id, id: job.id, attempt: job.attempts, maxRuns: job.max_retries + 1, command: job.command });
 
     const log = logPath(store, job.id, run);
+    // A worker paused between the claim and here may have lost the job to recovery: do not start a
+    // command we no longer own (the window left is the few microseconds up to the spawn).
+    if (!fs.existsSync(claimPath)) {
+      emit({ type: 'fenced', worker: slot.id, id: job.id });
+      return;
+    }
     const result = await runCommand({
       command: job.command,
       cwd: job.cwd,

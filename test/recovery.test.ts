@@ -193,7 +193,7 @@ describe('fencing: a paused worker whose job was taken over cannot move it', () 
     assert.doesNotMatch(a.output(), new RegExp(`completed ${id}`));
   });
 
-  test('a worker paused between its claim and the start of the command does not start it once it was taken over', { todo: 'BUG: worker.ts runClaim() spawns the command without checking that its claim still exists: a worker paused after claiming runs the job again on waking, after another worker ran it (README: "a paused worker that wakes up cannot touch the job any more")' }, async (t) => {
+  test('a worker paused between its claim and the start of the command does not start it once it was taken over', async (t) => {
     const q = await makeQueue(t);
     const a = await startWorker(q);
     // inotify reports the claim (a rename into processing/) at once; A's first job still has to load execa

@@ -210,7 +210,7 @@ describe('timeouts, stop and force stop', () => {
     assert.equal(waiting.job.attempts, 0);
   });
 
-  test('a SIGTERM that arrives just as the worker claims its first job is a graceful stop', { todo: 'BUG: cli/commands/worker.ts installs the SIGINT/SIGTERM handlers only after startWorkerPool() returns, when the workers are already claiming: a signal in that window kills the process outright' }, async (t) => {
+  test('a SIGTERM that arrives just as the worker claims its first job is a graceful stop', async (t) => {
     const q = await makeQueue(t);
     const id = await enqueue(q, 'sleep 0.3; echo finished');
     const child = spawn(process.execPath, [CLI, 'worker', 'start', '--root', q.root], { cwd: q.dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
@@ -555,7 +555,7 @@ describe('running a job', () => {
     }
   });
 
-  test('a file dropped again under a name a worker took a moment ago is picked up at once', { todo: 'BUG: pending-index ignores a re-used name for RECENT_MS (2s) after taking it; the file waits for the next full rescan (poll-interval, 5s by default)' }, async (t) => {
+  test('a file dropped again under a name a worker took a moment ago is picked up at once', async (t) => {
     const q = await makeQueue(t, { 'poll-interval': '60s' });
     const w = await startWorker(q);
     const pending = join(q.root, 'pending');

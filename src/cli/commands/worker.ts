@@ -67,7 +67,19 @@ async function start(ctx: Context, flags: WorkerFlags, signals: SignalSource): P
   if (flags.detach) return detach(ctx, count);
 
   const { startWorkerPool } = await import('../../worker.js');
-  const pool = await startWorkerPool({
+  // Signals are handled from before the first claim: a stop asked for while the pool starts is applied
+  // as soon as it exists (the workers finish what they claimed meanwhile).
+  let interrupts = 0;
+  let requested: 'graceful' | 'force' | null = null;
+  let pool: Awaited<ReturnType<typeof startWorkerPool>> | undefined;
+  const request = (mode: 'graceful' | 'force') => {
+    requested = requested === 'force' ? 'force' : mode;
+    pool?.stop(mode);
+  };
+  signals.on('SIGINT', () => request(++interrupts > 1 ? 'force' : 'graceful'));
+  signals.on('SIGTERM', () => request(++interrupts > 1 ? 'force' : 'graceful'));
+  signals.on('SIGUSR2', () => request('force'));
+  pool = await startWorkerPool({
     store,
     config,
     count,
@@ -83,11 +95,7 @@ async function start(ctx: Context, flags: WorkerFlags, signals: SignalSource): P
       if (line) ctx.out(line);
     },
   });
-  let interrupts = 0;
-  const graceful = () => pool.stop(++interrupts > 1 ? 'force' : 'graceful');
-  signals.on('SIGINT', graceful);
-  signals.on('SIGTERM', graceful);
-  signals.on('SIGUSR2', () => pool.stop('force'));
+  if (requested) pool.stop(requested);
   await pool.done;
   return 0;
 }
