@@ -6,12 +6,13 @@
 // one syncfs); (3) reserve each id with link(2) into ids/, failing the whole batch on a taken id;
 // (4) rename each file into pending/; (5) fsync pending/ and the ids/ shards touched, once each.
 
+import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError, QueuectlError } from './errors.js';
 import { createJob, type Job, newJobId, pendingName } from './job.js';
 import { mapLimit, settleLimit } from './parallel.js';
-import { fsyncDir, idMarkerPath, jobData, locateJob, reserveId, type Store, syncFilesystem, writeTmp } from './store.js';
+import { fsyncDir, idMarkerPath, jobData, locateJob, reserveId, type Store, syncFilesystem, writeTmp, writeTmpSync } from './store.js';
 
 /** One job spec to enqueue and how to name it in errors ("line 3", "job 2", "argument"). */
 export interface EnqueueInput {
@@ -47,35 +48,58 @@ export async function enqueueJobs(store: Store, inputs: EnqueueInput[], opts: En
   const tmps: string[] = [];
   const reserved: string[] = [];
   try {
-    const group = jobs.length >= GROUP_SYNC_MIN;
-    tmps.push(...(await mapLimit(jobs, IN_FLIGHT, (job) => writeTmp(store, `enqueue.${job.id}`, jobData(job), !group))));
-    if (group && !(await syncFilesystem(store.tmp))) {
-      await mapLimit(tmps, IN_FLIGHT, async (p) => {
-        const fh = await fsp.open(p, 'r+');
-        await fh.sync().finally(() => fh.close());
-      });
+    if (jobs.length < GROUP_SYNC_MIN) {
+      // A few jobs: fsync each file and the folders they land in.
+      tmps.push(...(await mapLimit(jobs, IN_FLIGHT, (job) => writeTmp(store, `enqueue.${job.id}`, jobData(job)))));
+      await reserveAll(store, jobs, inputs, tmps, reserved);
+      await mapLimit(jobs, IN_FLIGHT, (job, i) => fsp.rename(tmps[i], join(store.pending, pendingName(job))));
+      tmps.length = 0;
+      const dirs = new Set([store.pending, ...jobs.map((j) => dirname(idMarkerPath(store, j.id)))]);
+      await mapLimit([...dirs], IN_FLIGHT, fsyncDir);
+      return jobs;
     }
-    const taken = await settleLimit(jobs, IN_FLIGHT, async (job, i) => {
-      if (!(await reserveId(store, job.id, tmps[i]))) return false;
-      reserved.push(job.id);
-      return true;
-    });
-    const failure = taken.find((r) => r.status === 'rejected');
-    if (failure) throw (failure as PromiseRejectedResult).reason;
-    const dup = taken.findIndex((r) => r.status === 'fulfilled' && !r.value);
-    if (dup >= 0) {
-      const where = await locateJob(store, jobs[dup].id).catch(() => null);
-      throw new InputError(`${inputs[dup].label}: id "${jobs[dup].id}" is already used by a job${where ? ` (${where.state})` : ''}; ids are unique across all states`);
-    }
-    await mapLimit(jobs, IN_FLIGHT, (job, i) => fsp.rename(tmps[i], join(store.pending, pendingName(job))));
+    // A batch: synchronous calls (each a few microseconds on a local disk, where a promise-based call
+    // costs ~100 us of CPU), no per-file fsync, and two syncfs: one makes the files durable before any
+    // becomes visible, the other makes the renames durable before "Enqueued" is printed.
+    for (const job of jobs) tmps.push(writeTmpSync(store, `enqueue.${job.id}`, jobData(job)));
+    await syncOrFsyncEach(store, tmps);
+    await reserveAll(store, jobs, inputs, tmps, reserved);
+    jobs.forEach((job, i) => fs.renameSync(tmps[i], join(store.pending, pendingName(job))));
     tmps.length = 0;
-    const dirs = new Set([store.pending, ...jobs.map((j) => dirname(idMarkerPath(store, j.id)))]);
-    await mapLimit([...dirs], IN_FLIGHT, fsyncDir);
+    if (!(await syncFilesystem(store.pending))) {
+      const dirs = new Set([store.pending, ...jobs.map((j) => dirname(idMarkerPath(store, j.id)))]);
+      await mapLimit([...dirs], IN_FLIGHT, fsyncDir);
+    }
     return jobs;
   } catch (err) {
     await rollback(store, tmps, reserved);
     throw describeWriteError(err);
   }
+}
+
+/** Reserves every id with link(2); a taken id fails the whole batch, naming the job and where the id is used. */
+async function reserveAll(store: Store, jobs: Job[], inputs: EnqueueInput[], tmps: string[], reserved: string[]): Promise<void> {
+  const taken = await settleLimit(jobs, IN_FLIGHT, async (job, i) => {
+    if (!(await reserveId(store, job.id, tmps[i]))) return false;
+    reserved.push(job.id);
+    return true;
+  });
+  const failure = taken.find((r) => r.status === 'rejected');
+  if (failure) throw (failure as PromiseRejectedResult).reason;
+  const dup = taken.findIndex((r) => r.status === 'fulfilled' && !r.value);
+  if (dup >= 0) {
+    const where = await locateJob(store, jobs[dup].id).catch(() => null);
+    throw new InputError(`${inputs[dup].label}: id "${jobs[dup].id}" is already used by a job${where ? ` (${where.state})` : ''}; ids are unique across all states`);
+  }
+}
+
+/** Makes the files durable: one syncfs, or an fsync per file where syncfs is not available. */
+async function syncOrFsyncEach(store: Store, paths: string[]): Promise<void> {
+  if (await syncFilesystem(store.tmp)) return;
+  await mapLimit(paths, IN_FLIGHT, async (p) => {
+    const fh = await fsp.open(p, 'r+');
+    await fh.sync().finally(() => fh.close());
+  });
 }
 
 /** Undoes a failed batch: nothing of it may stay visible or keep its ids taken. */

@@ -108,6 +108,8 @@ async function createLayout(store: Store): Promise<void> {
       throw new RootError(`${dir} is on another filesystem than ${store.root}; every folder of a queue must be on one filesystem so that rename(2) can move jobs`);
     }
   }
+  // The 256 id shards up front: enqueue never has to make (and fsync) one.
+  for (let i = 0; i < 256; i++) await fsp.mkdir(join(store.ids, i.toString(16).padStart(2, '0')), { recursive: true, mode: DIR_MODE });
   // The marker is written last: a root with a marker has every folder.
   await writeFileDurable(store, join(store.root, 'format'), FORMAT_MARKER);
   await fsyncDir(store.root);
@@ -135,6 +137,13 @@ export async function writeTmp(store: Store, hint: string, data: string | Buffer
     throw err;
   }
   await fh.close();
+  return path;
+}
+
+/** writeTmp without fsync, synchronously: for batches that flush the filesystem once afterwards. */
+export function writeTmpSync(store: Store, hint: string, data: string): string {
+  const path = tmpPath(store, hint);
+  fs.writeFileSync(path, data, { mode: FILE_MODE, flag: 'wx' });
   return path;
 }
 
