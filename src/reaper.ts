@@ -137,6 +137,13 @@ export async function reapStale(opts: ReapOptions): Promise<ReapEvent[]> {
     }
   }
 
+  // Counter files of worker processes that stopped writing them a day ago (see stats.ts).
+  for (const name of await fsp.readdir(store.workers).catch(() => [] as string[])) {
+    if (!name.endsWith('.stats')) continue;
+    const st = await fsp.stat(join(store.workers, name)).catch(() => null);
+    if (st && opts.reference - st.mtimeMs > 86_400_000) await fsp.unlink(join(store.workers, name)).catch(() => {});
+  }
+
   // Heartbeat files of workers long gone (an hour) that hold nothing.
   for (const w of workers) {
     if (!opts.self.has(w.id) && opts.reference - w.heartbeat_at > Math.max(3_600_000, opts.staleAfterMs * 10)) {
