@@ -97,6 +97,7 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
     reject: false,
     stdin: 'ignore',
     stripFinalNewline: false,
+    forceKillAfterDelay: false, // we escalate ourselves, to the whole group
   });
   sub.catch(() => {}); // outcomes are read from the events below
   if (sub.pid !== undefined) spec.onSpawn?.(sub.pid);
