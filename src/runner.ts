@@ -55,10 +55,10 @@ export const TAIL_BYTES = 2048;
 type Execa = typeof import('execa').execa;
 let execaFn: Execa | undefined;
 
-/** Loaded on first use: only worker processes pay for execa. */
-async function loadExeca(): Promise<Execa> {
+/** Loads execa (only worker processes pay for it). Workers call this at start, so that runCommand goes
+ * from its caller's last check to the spawn without yielding. */
+export async function loadRunner(): Promise<void> {
   execaFn ??= (await import('execa')).execa;
-  return execaFn;
 }
 
 /** Node fires any setTimeout over 2^31-1 ms (24.8 days) after 1 ms: longer delays are armed in steps. */
@@ -85,7 +85,8 @@ export function killGroup(pgid: number, signal: NodeJS.Signals): void {
 
 /** Runs the command to its end and returns what happened. Never throws for the command's failures. */
 export async function runCommand(spec: RunSpec): Promise<RunResult> {
-  const execa = await loadExeca();
+  if (!execaFn) await loadRunner();
+  const execa = execaFn!;
   const startedAt = Date.now();
   const log = new CappedLog(spec.logPath, spec.outputLimitBytes);
   const sub = execa('/bin/sh', ['-c', spec.command], {

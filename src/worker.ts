@@ -20,11 +20,11 @@ import { bury, claimFile, complete, type FaultHook, quarantine, requeue } from '
 import type { Config } from './config.js';
 import { isErrno } from './errors.js';
 import { createHeartbeat, type Heartbeat } from './heartbeat.js';
-import { type Attempt, createJob, idFromFileName, type Job, newJobId, type PendingName, parseStoredJob, pendingName } from './job.js';
+import { type Attempt, createJob, idFromFileName, type Job, newJobId, type PendingName, parsePendingName, parseStoredJob, pendingName } from './job.js';
 import { PendingIndex } from './pending-index.js';
 import { reapStale } from './reaper.js';
 import { purgeCompleted } from './retention.js';
-import { runCommand, type RunResult } from './runner.js';
+import { loadRunner, runCommand, type RunResult } from './runner.js';
 import { StatsRecorder } from './stats.js';
 import { idMarkerPath, jobData, locateJob, logPath, reserveId, type Store, writeTmp } from './store.js';
 
@@ -121,6 +121,7 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
     .finally(() => {
       reaping = undefined;
     }));
+  await loadRunner();
   await reap();
   await index.start();
 
@@ -222,6 +223,8 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
     try {
       st = fs.lstatSync(claimPath);
     } catch {
+      // Gone already: recovery took it while this worker was paused after the claim.
+      emit({ type: 'fenced', worker: slot.id, id: parsePendingName(originalName)?.id ?? originalName });
       return null;
     }
     if (!st.isFile()) {
@@ -321,7 +324,8 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
 
     const log = logPath(store, job.id, run);
     // A worker paused between the claim and here may have lost the job to recovery: do not start a
-    // command we no longer own (the window left is the few microseconds up to the spawn).
+    // command we no longer own. From this check to the spawn nothing yields (execa is loaded at start),
+    // so the window left is the few microseconds up to the fork.
     if (!fs.existsSync(claimPath)) {
       emit({ type: 'fenced', worker: slot.id, id: job.id });
       return;

@@ -195,15 +195,9 @@ describe('fencing: a paused worker whose job was taken over cannot move it', () 
 
   test('a worker paused between its claim and the start of the command does not start it once it was taken over', async (t) => {
     const q = await makeQueue(t);
-    const a = await startWorker(q);
-    // inotify reports the claim (a rename into processing/) at once; A's first job still has to load execa
-    // before it spawns, so the SIGSTOP lands between the claim and the spawn.
-    const watcher = watch(join(q.root, 'processing'), () => {
-      watcher.close();
-      a.kill('SIGSTOP');
-    });
+    // The fault hook stops A (SIGSTOP) right after its claim rename, before it reads the job or spawns.
+    const a = await startWorker(q, { env: { QUEUECTL_FAULT: 'after-claim:stop' } });
     t.after(() => {
-      watcher.close();
       a.kill('SIGCONT');
     });
     const id = await enqueue(q, `echo "$QUEUECTL_CLAIM" >> ${q.ledger}`);

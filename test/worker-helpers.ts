@@ -98,12 +98,15 @@ export interface WorkerProc {
  * Spawns `node dist/cli/index.js worker start --root ROOT ...args` and resolves once it printed its ready
  * line. NO_COLOR so the lines can be matched.
  */
-export async function startWorker(q: Queue, args: string[] = []): Promise<WorkerProc> {
+export async function startWorker(q: Queue, args: string[] | { args?: string[]; env?: NodeJS.ProcessEnv } = []): Promise<WorkerProc> {
+  const extra = Array.isArray(args) ? {} : args.env ?? {};
+  args = Array.isArray(args) ? args : args.args ?? [];
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith('QUEUECTL_') && k !== 'FORCE_COLOR' && k !== 'NODE_OPTIONS') env[k] = v;
   }
   env.NO_COLOR = '1';
+  Object.assign(env, extra);
   const child = spawn(process.execPath, [CLI, 'worker', 'start', '--root', q.root, ...args], { cwd: q.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -83,10 +83,12 @@ async function start(ctx: Context, flags: WorkerFlags, signals: SignalSource): P
     store,
     config,
     count,
-    // QUEUECTL_FAULT=<step>: the worker kills itself (SIGKILL) at that step; for the torture suite.
+    // QUEUECTL_FAULT=<step> makes the worker SIGKILL itself at that step, <step>:stop SIGSTOP itself
+    // (a pause that another process ends with SIGCONT); for the torture suite and the fencing tests.
     fault: ctx.env.QUEUECTL_FAULT
       ? (point) => {
-          if (point === ctx.env.QUEUECTL_FAULT) process.kill(process.pid, 'SIGKILL');
+          const [at, how] = ctx.env.QUEUECTL_FAULT!.split(':');
+          if (point === at) process.kill(process.pid, how === 'stop' ? 'SIGSTOP' : 'SIGKILL');
         }
       : undefined,
     onEvent: (e) => {
