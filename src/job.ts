@@ -82,6 +82,8 @@ export const PRIORITY_MAX = 999;
 export const MAX_RETRIES_MAX = 100;
 /** Linux refuses a single argv string longer than this (MAX_ARG_STRLEN), and `sh -c` passes the command as one. */
 export const COMMAND_MAX_BYTES = 131_072;
+/** Latest run_at: pending/ names hold available_at in 13 digits of ms. */
+export const MAX_RUN_AT_MS = 9_999_999_999_999;
 
 /** Fields the system owns; a spec may carry them (a copied job file) but they are re-derived. */
 const SYSTEM_FIELDS = new Set(['state', 'created_at', 'updated_at', 'available_at', 'finished_at', 'delay']);
@@ -139,6 +141,8 @@ export function createJob(spec: unknown, label: string, now: number, defaults: J
     if (s.run_at !== undefined && s.run_at !== null) fail('delay', 'cannot be given together with run_at', s.delay);
     runAt = now + guard(() => parseDurationMs(s.delay, 'delay'), () => fail('delay', 'must be a duration such as 30s, 5m or a number of seconds', s.delay));
   }
+  // pending/ names hold the time in 13 digits of ms: later than 2286-11-20 would not parse as a queuectl name.
+  if (runAt > MAX_RUN_AT_MS) fail(s.delay != null ? 'delay' : 'run_at', `must be no later than ${new Date(MAX_RUN_AT_MS).toISOString()}`, s.delay ?? s.run_at);
 
   const cwd = s.cwd ?? defaults.cwd;
   if (cwd !== null && (typeof cwd !== 'string' || !cwd.startsWith('/'))) fail('cwd', 'must be an absolute path', cwd);
