@@ -14,10 +14,14 @@ import { Ctx, emptyFigures, type Figures, formatFigures, REPO } from './lib.js';
 
 const args = process.argv.slice(2);
 const scale = args.includes('--short') ? 'short' : 'full';
-const only = args.filter((a) => /^\d+$/.test(a) || /^[a-z-]+$/.test(a));
+const only = args.filter((a) => !a.startsWith('-'));
 const seed = Number(process.env.TORTURE_SEED ?? Date.now() % 1_000_000);
 
 const selected = CASES.filter((c) => only.length === 0 || only.includes(c.id) || only.includes(c.key));
+if (selected.length === 0) {
+  console.error(`No case matches ${only.join(' ')}; cases: ${CASES.map((c) => `${c.id} (${c.key})`).join(', ')}`);
+  process.exit(2);
+}
 console.log(`queuectl torture: ${selected.length} cases, scale ${scale}, seed ${seed} (replay: TORTURE_SEED=${seed})`);
 const t0 = Date.now();
 const results: { figures: Figures; error?: string }[] = [];
