@@ -225,8 +225,79 @@ export async function caseZombie(ctx: Ctx): Promise<Figures> {
     if (after !== settled.text) problems.push(`${z.key}: the final record changed after the zombie woke up`);
     if (v.lost.length || v.duplicated.length || v.stuck.length) problems.push(`${z.key}: ${v.details.join('; ')}`);
   }));
+
+  // Frozen exactly at a step (QUEUECTL_FAULT=<step>:stop: the worker SIGSTOPs itself there), reclaimed, woken.
+  await Promise.all(ZOMBIE_STEPS.map(async (z) => {
+    const r = await zombieAtStep(ctx, z);
+    f.jobs++;
+    f.kills++;
+    f.extra += r.extra;
+    if (r.problems.length) problems.push(...r.problems.map((p) => `${z.point}:stop: ${p}`));
+  }));
   f.timeMs = Date.now() - t0;
   if (problems.length) throw Object.assign(new Error(problems.join('\n')), { figures: f });
   check(f.lost === 0 && f.duplicated === 0 && f.stuck === 0, 'zombie: lost, duplicated or stuck');
   return f;
+}
+
+interface ZombieStep {
+  point: string;
+  kind: Kind;
+  /** Most runs of the command allowed in the ledger: the zombie's (if it got that far) plus the rescuer's. */
+  runs: number;
+  final: State;
+}
+
+const ZOMBIE_STEPS: ZombieStep[] = [
+  // Frozen between the claim and the spawn: once woken it must not start the command at all.
+  { point: 'after-claim', kind: 'ok', runs: 1, final: 'completed' },
+  { point: 'after-exit', kind: 'ok', runs: 2, final: 'completed' },
+  { point: 'complete-before-fence', kind: 'ok', runs: 2, final: 'completed' },
+  { point: 'bury-before-fence', kind: 'fail-dead', runs: 1, final: 'dead' },
+  { point: 'requeue-before-fence', kind: 'fail-once', runs: 2, final: 'completed' },
+];
+
+async function processState(pid: number): Promise<string | null> {
+  const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  return stat ? stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] : null;
+}
+
+async function zombieAtStep(ctx: Ctx, z: ZombieStep): Promise<{ problems: string[]; extra: number }> {
+  const problems: string[] = [];
+  const q = await makeQueue(ctx, { 'stale-after': '500ms', 'max-retries': 3 });
+  const id = `zstep-${z.point}`;
+  const flag = join(q.dir, 'failed-once');
+  const command = z.kind === 'ok' ? ledgerCommand(q)
+    : z.kind === 'fail-dead' ? `${ledgerCommand(q)}; exit 3`
+    : `${ledgerCommand(q)}; [ -e ${flag} ] || { touch ${flag}; exit 3; }`;
+  await q.ok(['enqueue', JSON.stringify({ id, command, max_retries: z.kind === 'fail-dead' ? 0 : 3 })]);
+  const zombie = await startWorker(ctx, q, { env: { QUEUECTL_FAULT: `${z.point}:stop` } });
+  await waitFor(async () => (await processState(zombie.pid)) === 'T', { timeoutMs: 10_000, what: `the worker to stop itself at ${z.point}` });
+  const rescuer = await startWorker(ctx, q);
+  const settled = await waitFor(async () => {
+    const files = (await scanStore(q.root)).byId.get(id) ?? [];
+    if (files.length !== 1 || files[0].state !== z.final) return null;
+    const text = await fsp.readFile(files[0].path, 'utf8');
+    return JSON.parse(text).finished_at ? text : null;
+  }, { timeoutMs: 15_000, intervalMs: 25, what: `${id} to be ${z.final} through the rescuer` }).catch((err: Error) => {
+    problems.push(err.message.split(';')[0]);
+    return null;
+  });
+  zombie.kill('SIGCONT');
+  const fenced = await zombie.waitForOutput(new RegExp(`fenced ${id}`), 10_000).then(() => true, () => false);
+  await sleep(400);
+  const files = (await scanStore(q.root)).byId.get(id) ?? [];
+  const after = files.length === 1 ? await fsp.readFile(files[0].path, 'utf8') : null;
+  await stopWorker(rescuer);
+  await stopWorker(zombie);
+  const runs = (await readLedger(q.ledger)).runs.get(id)?.length ?? 0;
+  ctx.log(`zombie at ${z.point}: fenced ${fenced}, runs ${runs}, final ${files.map((x) => x.state).join(',')}`);
+  if (!fenced) problems.push(`the woken worker did not say fenced; output:\n${zombie.output().slice(-1200)}`);
+  if (files.length !== 1 || files[0].state !== z.final) problems.push(`after SIGCONT: ${files.map((x) => `${x.state}/${x.name}`).join(', ') || 'no file'}, expected ${z.final}`);
+  if (settled && after !== settled) problems.push('the final record changed after the zombie woke up');
+  // At most z.runs (a recovery that keeps the frozen worker's recorded outcome may spare the re-run), and
+  // at least the runs the job needs.
+  const need = z.kind === 'fail-once' ? 2 : 1;
+  if (runs > z.runs || runs < need) problems.push(`the command ran ${runs} times, expected ${need === z.runs ? z.runs : `${need} to ${z.runs}`}${z.point === 'after-claim' ? ' (a woken worker whose claim is gone must not start it)' : ''}`);
+  return { problems, extra: Math.max(0, runs - (z.kind === 'fail-once' ? 2 : 1)) };
 }
