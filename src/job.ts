@@ -80,8 +80,11 @@ export const ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 export const PRIORITY_MIN = -999;
 export const PRIORITY_MAX = 999;
 export const MAX_RETRIES_MAX = 100;
-/** Linux refuses a single argv string longer than this (MAX_ARG_STRLEN), and `sh -c` passes the command as one. */
-export const COMMAND_MAX_BYTES = 131_072;
+/**
+ * Linux refuses one argv or environment string of MAX_ARG_STRLEN (131072) bytes or more, its final NUL
+ * included; `sh -c` passes the command as one string, and each env entry is NAME=VALUE.
+ */
+export const COMMAND_MAX_BYTES = 131_071;
 /** Latest run_at: pending/ names hold available_at in 13 digits of ms. */
 export const MAX_RUN_AT_MS = 9_999_999_999_999;
 
@@ -151,6 +154,9 @@ export function createJob(spec: unknown, label: string, now: number, defaults: J
     for (const [k, v] of Object.entries(s.env as object)) {
       if (typeof v !== 'string') fail(`env.${k}`, 'must be a string', v);
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) fail('env', 'must have names of letters, digits and _', k);
+      const entry = Buffer.byteLength(`${k}=${v}`);
+      if (entry > COMMAND_MAX_BYTES) fail(`env.${k}`, `must be at most ${COMMAND_MAX_BYTES} bytes with its name (Linux's limit for one variable)`, `${entry} bytes`);
+      if (v.includes('\0')) fail(`env.${k}`, 'must not contain a NUL character', '"...\\u0000..."');
     }
   }
 
@@ -213,6 +219,24 @@ export function parseStoredJob(text: string, path: string, state: JobState): Job
   if (typeof job.id !== 'string' || typeof job.command !== 'string') throw new QueuectlError(`${path}: missing id or command`, 'EBADJOB');
   job.state = state;
   return job;
+}
+
+/**
+ * Checks that a record in a queuectl-named file has the fields a worker relies on, with their types.
+ * Returns what is wrong, or null. (A file another program wrote under a queuectl name is not trusted.)
+ */
+export function storedJobProblem(job: Job): string | null {
+  const int = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
+  if (!ID_PATTERN.test(job.id)) return `invalid id ${describe(job.id)}`;
+  if (typeof job.command !== 'string' || job.command.trim() === '') return 'field "command" must be a non-empty string';
+  if (!int(job.attempts) || job.attempts < 0) return `field "attempts" must be an integer of 0 or more, got ${describe(job.attempts)}`;
+  if (!int(job.max_retries) || job.max_retries < 0) return `field "max_retries" must be an integer of 0 or more, got ${describe(job.max_retries)}`;
+  if (!int(job.priority) || job.priority < PRIORITY_MIN || job.priority > PRIORITY_MAX) return `field "priority" must be an integer from ${PRIORITY_MIN} to ${PRIORITY_MAX}, got ${describe(job.priority)}`;
+  if (job.timeout !== null && job.timeout !== undefined && !(typeof job.timeout === 'number' && job.timeout > 0)) return `field "timeout" must be a number of seconds, got ${describe(job.timeout)}`;
+  if (job.cwd !== null && job.cwd !== undefined && (typeof job.cwd !== 'string' || !job.cwd.startsWith('/'))) return `field "cwd" must be an absolute path, got ${describe(job.cwd)}`;
+  if (job.env !== undefined && (job.env === null || typeof job.env !== 'object' || Object.values(job.env).some((v) => typeof v !== 'string'))) return 'field "env" must be an object of strings';
+  if (job.history !== undefined && !Array.isArray(job.history)) return 'field "history" must be an array';
+  return null;
 }
 
 // ---- ids ----------------------------------------------------------------------------------------

@@ -11,13 +11,21 @@
 import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { bury, parseStageName, quarantine, requeue } from './claim.js';
+import { bury, claimOfIntent, parseStageName, quarantine, requeue, resolveIntent } from './claim.js';
 import { decideAfterFailure, type BackoffPolicy } from './backoff.js';
 import { isErrno } from './errors.js';
 import { readWorkers, type WorkerStatus } from './heartbeat.js';
-import { type Job, parseStoredJob } from './job.js';
+import { type Job, parseStoredJob, pendingName } from './job.js';
 import { killJobProcesses, pidAlive } from './leftovers.js';
 import { listJsonNames, parseClaimName, type Store } from './store.js';
+
+/**
+ * What a reaper remembers between passes: per worker id, the last heartbeat mtime it saw and when (on
+ * this process's monotonic clock) it saw it change. A worker whose mtime has not changed for stale-after
+ * is dead, whatever the clocks say: a file server clock stepped back (mtimes "in the future") does not
+ * hold recovery up.
+ */
+export type HeartbeatMemory = Map<string, { mtime: number; changedAt: number }>;
 
 export interface ReapOptions {
   store: Store;
@@ -30,10 +38,12 @@ export interface ReapOptions {
   /** Owner tag for stage files this reaper makes. */
   owner: string;
   now: number;
+  /** Kept by the caller across passes (see HeartbeatMemory); without it, only mtime age counts. */
+  memory?: HeartbeatMemory;
 }
 
 export type ReapEvent =
-  | { type: 'recovered'; id: string; from: string; to: 'pending' | 'dead'; killed: number }
+  | { type: 'recovered'; id: string; from: string; to: 'pending' | 'dead' | 'completed'; killed: number }
   | { type: 'quarantined'; name: string; reason: string }
   | { type: 'published'; name: string };
 
@@ -41,16 +51,56 @@ const HOST = hostname();
 
 
 /** Judges one worker id: alive (heartbeat fresh, process there) or dead. */
-export function makeStaleCheck(workers: WorkerStatus[], opts: Pick<ReapOptions, 'reference' | 'staleAfterMs' | 'self'>): (id: string) => boolean {
+export function makeStaleCheck(workers: WorkerStatus[], opts: Pick<ReapOptions, 'reference' | 'staleAfterMs' | 'self' | 'memory'>): (id: string) => boolean {
   const byId = new Map(workers.map((w) => [w.id, w]));
+  const memory = opts.memory;
+  const mono = performance.now();
+  if (memory) {
+    for (const w of workers) {
+      const seen = memory.get(w.id);
+      if (!seen || seen.mtime !== w.heartbeat_at) memory.set(w.id, { mtime: w.heartbeat_at, changedAt: mono });
+    }
+    for (const id of memory.keys()) if (!byId.has(id)) memory.delete(id);
+  }
   return (id) => {
     if (opts.self.has(id)) return false;
     const w = byId.get(id);
     // Admin commands (dlq retry, cancel) stage under "adm<pid>" and have no heartbeat: alive while their process is.
     if (!w) return !(id.startsWith('adm') && pidAlive(Number(id.slice(3))));
     if (w.host === HOST && !pidAlive(w.pid)) return true;
-    return opts.reference - w.heartbeat_at > opts.staleAfterMs;
+    if (opts.reference - w.heartbeat_at > opts.staleAfterMs) return true;
+    const seen = memory?.get(id);
+    return !!seen && mono - seen.changedAt > opts.staleAfterMs;
   };
+}
+
+/**
+ * Counts a run lost with its worker: one more attempt, a "worker-lost" entry in the history, then back to
+ * pending/ at once (the worker died, not the command) or to dead/ when the retries are used up. `path`
+ * is moved with the usual fence. Returns where the job went, or null if another process was first.
+ */
+async function recoverLost(opts: ReapOptions, path: string, job: Job, worker: string, host: string, since: number): Promise<'pending' | 'dead' | null> {
+  const iso = new Date(opts.now).toISOString();
+  job.attempts += 1;
+  const error = `worker ${worker} stopped (its process is gone, or no heartbeat for over ${opts.staleAfterMs / 1000}s)`;
+  job.history = [...(job.history ?? []), {
+    attempt: (job.history?.length ?? 0) + 1, worker, host, pid: 0,
+    started_at: new Date(Math.min(since, opts.now)).toISOString(), ended_at: iso, duration_ms: 0,
+    exit_code: null, signal: null, reason: 'worker-lost', error,
+  }];
+  job.last_error = error;
+  job.exit_code = null;
+  job.signal = null;
+  job.updated_at = iso;
+  const next = decideAfterFailure(job.attempts, job.max_retries, opts.now, opts.policy);
+  if (next.to === 'dead') {
+    job.state = 'dead';
+    job.finished_at = iso;
+    return bury(opts.store, path, job) ? 'dead' : null;
+  }
+  job.state = 'pending';
+  job.available_at = iso;
+  return (await requeue(opts.store, path, job, opts.owner)) ? 'pending' : null;
 }
 
 /** One pass of recovery. Safe to run in many workers at once: every move is a fenced rename. */
@@ -60,6 +110,15 @@ export async function reapStale(opts: ReapOptions): Promise<ReapEvent[]> {
   const workers = await readWorkers(store, opts.reference, opts.staleAfterMs);
   const isStale = makeStaleCheck(workers, opts);
   const hostOf = new Map(workers.map((w) => [w.id, w.host]));
+
+  // Intents first: a dead worker that had written its job's final record gets its move finished.
+  for (const file of await fsp.readdir(store.processing).catch(() => [] as string[])) {
+    const claimFile = claimOfIntent(file);
+    const claim = claimFile ? parseClaimName(claimFile) : null;
+    if (!claimFile || !claim || !isStale(claim.worker)) continue;
+    const r = await resolveIntent(store, join(store.processing, claimFile));
+    if (r && r.did !== 'dropped') events.push({ type: 'recovered', id: r.job.id, from: claim.worker, to: r.job.state === 'completed' ? 'completed' : 'dead', killed: 0 });
+  }
 
   for (const name of await listJsonNames(store.processing)) {
     const claim = parseClaimName(name);
@@ -89,31 +148,8 @@ export async function reapStale(opts: ReapOptions): Promise<ReapEvent[]> {
       if (await quarantine(store, path, claim.pendingName, reason, opts.now)) events.push({ type: 'quarantined', name: claim.pendingName, reason });
       continue;
     }
-    const iso = new Date(opts.now).toISOString();
-    job.attempts += 1;
-    const error = `worker ${claim.worker} stopped (no heartbeat for over ${opts.staleAfterMs / 1000}s)`;
-    job.history = [...(job.history ?? []), {
-      attempt: (job.history?.length ?? 0) + 1, worker: claim.worker, host: host ?? 'unknown', pid: 0,
-      started_at: new Date(Math.min(mtime, opts.now)).toISOString(), ended_at: iso, duration_ms: 0,
-      exit_code: null, signal: null, reason: 'worker-lost', error,
-    }];
-    job.last_error = error;
-    job.exit_code = null;
-    job.signal = null;
-    job.updated_at = iso;
-    const next = decideAfterFailure(job.attempts, job.max_retries, opts.now, opts.policy);
-    let moved: boolean;
-    if (next.to === 'dead') {
-      job.state = 'dead';
-      job.finished_at = iso;
-      moved = bury(store, path, job);
-    } else {
-      // The worker died, not the command: run it again at once rather than after a backoff.
-      job.state = 'pending';
-      job.available_at = iso;
-      moved = await requeue(store, path, job, opts.owner);
-    }
-    if (moved) events.push({ type: 'recovered', id: job.id, from: claim.worker, to: next.to, killed });
+    const to = await recoverLost(opts, path, job, claim.worker, host ?? 'unknown', mtime);
+    if (to) events.push({ type: 'recovered', id: job.id, from: claim.worker, to, killed });
   }
 
   // Staged files whose owner died between the fence and the publish.
@@ -129,6 +165,22 @@ export async function reapStale(opts: ReapOptions): Promise<ReapEvent[]> {
     const path = join(store.pending, file);
     const st = await fsp.stat(path).catch(() => null);
     if (!st || opts.reference - st.mtimeMs <= opts.staleAfterMs) continue;
+    let job: Job;
+    try {
+      job = parseStoredJob(await fsp.readFile(path, 'utf8'), path, 'pending');
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) continue;
+      const reason = (err as Error).message;
+      if (await quarantine(store, path, stage.name, reason, opts.now)) events.push({ type: 'quarantined', name: stage.name, reason });
+      continue;
+    }
+    if (pendingName(job) !== stage.name) {
+      // Its owner died after the fence but before writing the new record: the stage still holds the
+      // record from before the run. Account for that run as a lost one, as for a stale claim.
+      const to = await recoverLost(opts, path, job, stage.owner, 'unknown', st.mtimeMs);
+      if (to) events.push({ type: 'recovered', id: job.id, from: stage.owner, to, killed: 0 });
+      continue;
+    }
     try {
       await fsp.rename(path, join(store.pending, stage.name));
       events.push({ type: 'published', name: stage.name });

@@ -11,9 +11,9 @@
 //    gets no log file (one file fewer per job for the many silent jobs); its outcome is in the job's
 //    history, and `queuectl logs` prints it the same way.
 
-import { closeSync, existsSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants as FS, existsSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DIR_MODE, FILE_MODE } from './store.js';
+import { ensureRealDir, FILE_MODE } from './store.js';
 
 export type RunOutcome =
   | { kind: 'exited'; exitCode: number }
@@ -219,15 +219,10 @@ class CappedLog {
     this.fd = null;
   }
 
-  /** Creates the log, and its folder on first use. */
+  /** Creates the log (its folder on first use); never through a symlink (O_NOFOLLOW, and a real folder). */
   private open(): number {
-    try {
-      return openSync(this.path, 'w', FILE_MODE);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      mkdirSync(dirname(this.path), { recursive: true, mode: DIR_MODE });
-      return openSync(this.path, 'w', FILE_MODE);
-    }
+    ensureRealDir(dirname(this.path));
+    return openSync(this.path, FS.O_WRONLY | FS.O_CREAT | FS.O_TRUNC | FS.O_NOFOLLOW, FILE_MODE);
   }
 
   private endsWithNewline = true;

@@ -12,7 +12,7 @@
 
 import { constants as FS, promises as fsp } from 'node:fs';
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { isErrno, RootError } from './errors.js';
 import { assertValidId, type Job, type JobState, parsePendingName, parseStoredJob, serializeJob } from './job.js';
 
@@ -180,6 +180,30 @@ export async function syncFilesystem(path: string): Promise<boolean> {
   });
 }
 
+const realDirs = new Set<string>();
+
+/**
+ * Makes sure `dir` (a shard folder inside the root) is a real folder, creating it if missing. A symlink
+ * there is refused: nothing is ever written through a link out of the queue root. Checked once per process.
+ */
+export function ensureRealDir(dir: string): void {
+  if (realDirs.has(dir)) return;
+  let st: fs.Stats | null = null;
+  try {
+    st = fs.lstatSync(dir);
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+  }
+  if (!st) {
+    fs.mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+    st = fs.lstatSync(dir);
+  }
+  if (!st.isDirectory()) {
+    throw new RootError(`${dir} is ${st.isSymbolicLink() ? 'a symlink' : 'not a folder'}; queuectl does not write through links inside the queue root`);
+  }
+  realDirs.add(dir);
+}
+
 // ---- ids ------------------------------------------------------------------------------------------
 
 /** One of 256 subfolders of ids/ (FNV-1a of the id), so no folder holds millions of entries. */
@@ -205,6 +229,7 @@ export function idMarkerPath(store: Store, id: string): string {
  */
 export async function reserveId(store: Store, id: string, file: string): Promise<boolean> {
   const marker = idMarkerPath(store, id);
+  ensureRealDir(dirname(marker));
   try {
     await fsp.link(file, marker);
     return true;

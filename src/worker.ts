@@ -16,16 +16,17 @@ import { promises as fsp } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { type BackoffPolicy, decideAfterFailure } from './backoff.js';
-import { bury, claimFile, complete, type FaultHook, quarantine, requeue } from './claim.js';
+import { bury, claimFile, complete, type FaultHook, quarantine, RecordWriteError, requeue, rewriteFinished } from './claim.js';
 import type { Config } from './config.js';
-import { isErrno } from './errors.js';
+import { InputError, isErrno } from './errors.js';
 import { createHeartbeat, type Heartbeat } from './heartbeat.js';
-import { type Attempt, createJob, idFromFileName, type Job, newJobId, type PendingName, parsePendingName, parseStoredJob, pendingName } from './job.js';
+import { type Attempt, createJob, idFromFileName, type Job, newJobId, type PendingName, parsePendingName, parseStoredJob, pendingName, storedJobProblem } from './job.js';
 import { PendingIndex } from './pending-index.js';
-import { reapStale } from './reaper.js';
+import { type HeartbeatMemory, reapStale } from './reaper.js';
 import { purgeCompleted } from './retention.js';
 import { loadRunner, runCommand, type RunResult } from './runner.js';
 import { StatsRecorder } from './stats.js';
+import { formatDuration } from './units.js';
 import { idMarkerPath, jobData, locateJob, logPath, reserveId, type Store, writeTmp } from './store.js';
 
 export type WorkerEvent =
@@ -37,7 +38,7 @@ export type WorkerEvent =
   | { type: 'interrupted'; worker: string; id: string }
   | { type: 'cancelled'; worker: string; id: string }
   | { type: 'fenced'; worker: string; id: string }
-  | { type: 'recovered'; worker: string; id: string; from: string; to: 'pending' | 'dead'; killed: number }
+  | { type: 'recovered'; worker: string; id: string; from: string; to: 'pending' | 'dead' | 'completed'; killed: number }
   | { type: 'normalized'; worker: string; name: string; id: string }
   | { type: 'quarantined'; worker: string; name: string; reason: string }
   | { type: 'stopping'; mode: StopMode }
@@ -78,6 +79,9 @@ interface Slot {
 
 const HOST = hostname();
 
+/** Longest name of a dropped file that can be claimed: its claim name adds ~<worker>~<seq> (NAME_MAX is 255). */
+const MAX_DROPPED_NAME = 200;
+
 /** Worker ids: "w" + 10 base-36 characters, lowercase so claim names parse. */
 function newWorkerId(): string {
   return `w${BigInt(`0x${randomBytes(7).toString('hex')}`).toString(36).padStart(10, '0').slice(-10)}`;
@@ -86,6 +90,9 @@ function newWorkerId(): string {
 /** Starts `count` workers on the store. Returns once they are claiming. */
 export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
   const { store, config } = opts;
+  if (config.heartbeatIntervalMs * 2 > config.staleAfterMs) {
+    throw new InputError(`stale-after (${formatDuration(config.staleAfterMs)}) must be at least twice heartbeat-interval (${formatDuration(config.heartbeatIntervalMs)}), or live workers would look dead`);
+  }
   const fault: FaultHook = opts.fault ?? (() => {});
   const emit = (e: WorkerEvent) => {
     try {
@@ -109,7 +116,8 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
 
   // ---- recovery, first at start so a restarted worker picks up what a crash left ----
   let reaping: Promise<void> | undefined;
-  const reap = () => (reaping ??= reapStale({ store, staleAfterMs: config.staleAfterMs, policy, reference, self, owner: slots[0].id, now: clock() })
+  const memory: HeartbeatMemory = new Map();
+  const reap = () => (reaping ??= reapStale({ store, staleAfterMs: config.staleAfterMs, policy, reference, self, owner: slots[0].id, now: clock(), memory })
     .then((events) => {
       for (const e of events) {
         if (e.type === 'recovered') emit({ ...e, worker: slots[0].id });
@@ -195,6 +203,11 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
         continue;
       }
       const name = taken.kind === 'job' ? taken.entry.name : taken.name;
+      if (taken.kind === 'dropped' && name.length > MAX_DROPPED_NAME) {
+        // Its claim name (name + ~worker~seq) would pass NAME_MAX: move it aside straight from pending/.
+        await toQuarantine(slot, join(store.pending, name), name, `file name too long (${name.length} characters; at most ${MAX_DROPPED_NAME})`);
+        continue;
+      }
       let claimPath: string | null;
       try {
         claimPath = claimFile(store, name, slot.id, slot.seq++);
@@ -208,8 +221,12 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
         if (taken.kind === 'dropped') await normalizeDropped(slot, claimPath, name);
         else await runClaim(slot, claimPath, taken.entry);
       } catch (err) {
-        // The job stays in processing/ under our claim; recovery returns it if we cannot.
-        emit({ type: 'error', worker: slot.id, message: `${name}: ${(err as Error).message}` });
+        // A live worker's claim is never recovered by others, so it MUST NOT stay in processing/: a file
+        // we could not take in goes to quarantine/, a job we could not start goes back to pending/.
+        const message = (err as Error).message;
+        emit({ type: 'error', worker: slot.id, message: `${name}: ${message}` });
+        if (taken.kind === 'dropped') await toQuarantine(slot, claimPath, name, message).catch(() => {});
+        else await fsp.rename(claimPath, join(store.pending, name)).catch(() => {});
       } finally {
         slot.running = undefined;
       }
@@ -287,6 +304,13 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
       if (!reserved && !(await isOurs(job.id, name))) {
         return toQuarantine(slot, claimPath, name, `id "${job.id}" is already used by another job; ids are unique across all states`);
       }
+      // The claim takes the full record first (its fence: it must still be ours), so that a crash from
+      // here on leaves a record with an id wherever the file is (a stage is always a whole record).
+      if (!fs.existsSync(claimPath)) {
+        emit({ type: 'fenced', worker: slot.id, id: job.id });
+        return;
+      }
+      fs.renameSync(tmp, claimPath);
       if (await requeue(store, claimPath, job, slot.id)) {
         emit({ type: 'normalized', worker: slot.id, name, id: job.id });
         index.add(pendingName(job));
@@ -312,9 +336,14 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
     try {
       job = parseStoredJob(text, `pending/${entry.name}`, 'processing');
       if (job.id !== entry.id) throw new Error(`the file name says id "${entry.id}" but the record says "${job.id}"`);
+      const problem = storedJobProblem(job);
+      if (problem) throw new Error(problem);
     } catch (err) {
       return toQuarantine(slot, claimPath, entry.name, (err as Error).message);
     }
+    // Every job queuectl wrote has its id reserved in ids/. A file another program dropped under a
+    // queuectl-style name has not: take it in like any dropped file (reserve its id, or quarantine it).
+    if (!fs.existsSync(idMarkerPath(store, job.id))) return normalizeDropped(slot, claimPath, entry.name);
     const run = (job.history?.length ?? 0) + 1;
     job.attempts += 1;
     const abort = new AbortController();
@@ -348,7 +377,29 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
       onSpawn: () => fault('after-spawn'),
     });
     fault('after-exit');
-    await finish(slot, claimPath, job, run, result);
+    await finishOrRetry(slot, claimPath, job, run, result);
+  }
+
+  /**
+   * finish(), again and again with a growing pause while it fails (a full disk): the command has run, and
+   * its job must not be left in processing/ (no one recovers a live worker's claim) nor run again.
+   */
+  async function finishOrRetry(slot: Slot, claimPath: string, job: Job, run: number, result: RunResult): Promise<void> {
+    let pause = 200;
+    let pending: RecordWriteError | null = null;
+    for (;;) {
+      try {
+        if (pending) rewriteFinished(store, pending.dest, pending.job);
+        else await finish(slot, claimPath, job, run, result);
+        return;
+      } catch (err) {
+        if (err instanceof RecordWriteError) pending = err;
+        emit({ type: 'error', worker: slot.id, message: `cannot record the result of ${job.id} (${(err as Error).message}); trying again in ${formatDuration(pause)}` });
+        if (stopping === 'force' || done) return; // our claim goes back through recovery once we are gone
+        await new Promise((r) => setTimeout(r, pause));
+        pause = Math.min(pause * 2, 10_000);
+      }
+    }
   }
 
   /** Moves the job out of processing/ according to how its command ended. */
