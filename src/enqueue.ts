@@ -50,7 +50,10 @@ export async function enqueueJobs(store: Store, inputs: EnqueueInput[], opts: En
   try {
     if (jobs.length < GROUP_SYNC_MIN) {
       // A few jobs: fsync each file and the folders they land in.
-      tmps.push(...(await mapLimit(jobs, IN_FLIGHT, (job) => writeTmp(store, `enqueue.${job.id}`, jobData(job)))));
+      const written = await settleLimit(jobs, IN_FLIGHT, (job) => writeTmp(store, `enqueue.${job.id}`, jobData(job)));
+      for (const w of written) if (w.status === 'fulfilled') tmps.push(w.value); // all of them, for the rollback
+      const failed = written.find((w) => w.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
       await reserveAll(store, jobs, inputs, tmps, reserved);
       await mapLimit(jobs, IN_FLIGHT, (job, i) => fsp.rename(tmps[i], join(store.pending, pendingName(job))));
       tmps.length = 0;

@@ -143,7 +143,12 @@ export async function writeTmp(store: Store, hint: string, data: string | Buffer
 /** writeTmp without fsync, synchronously: for batches that flush the filesystem once afterwards. */
 export function writeTmpSync(store: Store, hint: string, data: string): string {
   const path = tmpPath(store, hint);
-  fs.writeFileSync(path, data, { mode: FILE_MODE, flag: 'wx' });
+  try {
+    fs.writeFileSync(path, data, { mode: FILE_MODE, flag: 'wx' });
+  } catch (err) {
+    fs.rmSync(path, { force: true }); // a half-written file (a full disk) must not stay behind
+    throw err;
+  }
   return path;
 }
 
