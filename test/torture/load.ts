@@ -113,7 +113,7 @@ async function runLoad(ctx: Ctx, spec: LoadSpec): Promise<Figures> {
 export function caseLedger(ctx: Ctx): Promise<Figures> {
   return runLoad(ctx, {
     name: '1 ledger',
-    jobs: ctx.pick(5_000, 300),
+    jobs: ctx.pick(5_000, 200),
     procs: 4,
     count: 2,
     killEvery: ctx.pick<[number, number]>([800, 1_600], [400, 800]),
@@ -141,7 +141,7 @@ export function caseStorm(ctx: Ctx): Promise<Figures> {
 export function caseRacing(ctx: Ctx): Promise<Figures> {
   return runLoad(ctx, {
     name: '5 racing',
-    jobs: ctx.pick(10_000, 400),
+    jobs: ctx.pick(10_000, 300),
     procs: ctx.pick(16, 8),
     count: 1,
     killEvery: null,

@@ -80,7 +80,7 @@ export async function caseShared(ctx: Ctx): Promise<Figures> {
   f.notes.push(`enqueued on A, picked up on B without --poll (events never arrive): ${lat.join(', ')}ms`);
 
   // 2. The load: N jobs, 2 worker processes per host (--poll), host A killed part-way.
-  const n = ctx.pick(3_000, 150);
+  const n = ctx.pick(3_000, 100);
   const ids = Array.from({ length: n }, (_, i) => `sh${String(i).padStart(4, '0')}`);
   await enqueueMany(qa, ids.slice(0, n / 2).map((id) => ({ id, command: ledgerCommand(qa, `sleep 0.0${Math.floor(ctx.rng() * 6)}; `) })));
   await enqueueMany(qb, ids.slice(n / 2).map((id) => ({ id, command: ledgerCommand(qb, `sleep 0.0${Math.floor(ctx.rng() * 6)}; `) })));
