@@ -14,6 +14,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno } from './errors.js';
 import { Heap } from './heap.js';
+import { STAGE_PREFIX } from './claim.js';
 import { type PendingName, parsePendingName } from './job.js';
 
 export interface IndexOptions {
@@ -51,6 +52,8 @@ export class PendingIndex {
   private wakeAt = Infinity;
   private closed = false;
   private scanning: Promise<void> | undefined;
+  /** Hidden stage files (see claim.ts) seen at the last rescan, for recovery: it needs no listing of its own. */
+  stageNames: string[] = [];
 
   constructor(private readonly opts: IndexOptions) {}
 
@@ -66,19 +69,20 @@ export class PendingIndex {
         // Ignore every file: chokidar then holds one watch for the folder, and raw events still name arrivals.
         ignored: (_path: string, stats?: { isFile(): boolean }) => !!stats && stats.isFile(),
       });
+      // chokidar lists a watched folder, lstat-ing every entry, at start and again on every change in it
+      // (throttled to about twice a second). With thousands of pending files and a claim per millisecond
+      // that is most of a core (measured: 2,000 files, 2,000 claims: 3.4 s of CPU; without it 0.18 s),
+      // and at 100,000 files the start-up listing alone peaked at ~230 MB. We only need the raw events,
+      // which name each file, and keep our own index: turn the listing off, before it first runs. If a
+      // chokidar release renames this internal, the watcher simply keeps its default behaviour.
+      const internals = watcher as unknown as { _readdirp?: unknown };
+      if (typeof internals._readdirp === 'function') internals._readdirp = () => undefined;
       watcher.on('raw', (_event: string, path: string) => {
         const name = path.slice(path.lastIndexOf('/') + 1);
         if (name) this.add(name);
       });
       watcher.on('error', () => {}); // the rescan covers for a broken watcher
       await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
-      // chokidar answers every change in a watched folder by listing it again and lstat-ing every entry
-      // (throttled to about twice a second). With thousands of pending files and a claim per millisecond
-      // that is most of a core (measured: 2,000 files, 2,000 claims: 3.4 s of CPU; without it 0.18 s).
-      // We only need the raw events, which name each file, and keep our own index: turn the re-listing
-      // off. If a chokidar release renames this internal, the watcher simply keeps its default behaviour.
-      const internals = watcher as unknown as { _readdirp?: unknown };
-      if (typeof internals._readdirp === 'function') internals._readdirp = () => undefined;
       this.watcher = watcher;
     }
     this.scheduleRescan();
@@ -172,9 +176,12 @@ export class PendingIndex {
       if (isErrno(err, 'ENOENT')) return;
       throw err;
     }
-    const present = new Set(names);
-    for (const name of this.entries.keys()) if (!present.has(name)) this.entries.delete(name);
-    for (const name of this.dropped) if (!present.has(name)) this.dropped.delete(name);
+    this.stageNames = names.filter((n) => n.startsWith(STAGE_PREFIX));
+    if (this.entries.size + this.dropped.size > 0) {
+      const present = new Set(names);
+      for (const name of this.entries.keys()) if (!present.has(name)) this.entries.delete(name);
+      for (const name of this.dropped) if (!present.has(name)) this.dropped.delete(name);
+    }
     const now = this.opts.now();
     for (const [name, t] of this.recent) if (now - t >= RECENT_MS) this.recent.delete(name);
     for (const name of names) this.add(name);
@@ -192,9 +199,13 @@ export class PendingIndex {
 
   private scheduleRescan(): void {
     if (this.closed) return;
+    // With file events, a rescan only covers for lost ones: a big queue is listed less often (every
+    // poll-interval per 20,000 files), so listing it does not become the worker's main work. In poll
+    // mode the rescan is how jobs are found, every poll-interval.
+    const every = this.opts.poll ? this.opts.pollIntervalMs : this.opts.pollIntervalMs * Math.max(1, Math.ceil(this.size / 20_000));
     this.rescanTimer = setTimeout(() => {
       this.rescan().catch(() => {}).finally(() => this.scheduleRescan());
-    }, this.opts.pollIntervalMs);
+    }, every);
     this.rescanTimer.unref?.();
   }
 

@@ -40,6 +40,8 @@ export interface ReapOptions {
   now: number;
   /** Kept by the caller across passes (see HeartbeatMemory); without it, only mtime age counts. */
   memory?: HeartbeatMemory;
+  /** Stage files in pending/ as a recent listing saw them (a worker's index has them); else pending/ is listed. */
+  stageNames?: string[];
 }
 
 export type ReapEvent =
@@ -153,11 +155,13 @@ export async function reapStale(opts: ReapOptions): Promise<ReapEvent[]> {
   }
 
   // Staged files whose owner died between the fence and the publish.
-  let pendingNames: string[] = [];
-  try {
-    pendingNames = await fsp.readdir(store.pending);
-  } catch (err) {
-    if (!isErrno(err, 'ENOENT')) throw err;
+  let pendingNames: string[] = opts.stageNames ?? [];
+  if (!opts.stageNames) {
+    try {
+      pendingNames = await fsp.readdir(store.pending);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+    }
   }
   for (const file of pendingNames) {
     const stage = parseStageName(file);

@@ -116,8 +116,9 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
 
   // ---- recovery, first at start so a restarted worker picks up what a crash left ----
   let reaping: Promise<void> | undefined;
+  let indexReady = false;
   const memory: HeartbeatMemory = new Map();
-  const reap = () => (reaping ??= reapStale({ store, staleAfterMs: config.staleAfterMs, policy, reference, self, owner: slots[0].id, now: clock(), memory })
+  const reap = () => (reaping ??= reapStale({ store, staleAfterMs: config.staleAfterMs, policy, reference, self, owner: slots[0].id, now: clock(), memory, stageNames: indexReady ? index.stageNames : undefined })
     .then((events) => {
       for (const e of events) {
         if (e.type === 'recovered') emit({ ...e, worker: slots[0].id });
@@ -132,6 +133,7 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
   await loadRunner();
   await reap();
   await index.start();
+  indexReady = true;
 
   // ---- timers ----
   const timers = new Set<NodeJS.Timeout>();
