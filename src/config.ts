@@ -27,7 +27,7 @@ export const CONFIG_KEYS = {
   'kill-grace': { kind: 'duration', default: 5_000, min: 0, help: 'time between SIGTERM and SIGKILL on timeout or cancel' },
   'heartbeat-interval': { kind: 'duration', default: 1_000, min: 10, help: 'how often a worker touches its heartbeat file' },
   'stale-after': { kind: 'duration', default: 10_000, min: 50, help: 'a worker whose heartbeat is older is dead; its jobs are recovered' },
-  'poll-interval': { kind: 'duration', default: 5_000, min: 10, help: 'full rescan of pending/ (file events are only a hint)' },
+  'poll-interval': { kind: 'duration', default: 5_000, min: 10, help: 'full rescan of pending/ (file events are only a hint; big queues: per 20,000 files)' },
   poll: { kind: 'bool', default: false, help: 'watch pending/ by polling (network filesystems, where file events do not arrive)' },
   'output-limit': { kind: 'size', default: 10 * 1024 * 1024, min: 0, help: 'bytes of output kept in each attempt log' },
   retention: { kind: 'duration', default: 7 * 86_400_000, min: 0, help: 'completed jobs older than this are removed (0: keep)' },
