@@ -2,8 +2,8 @@
 // queuectl benchmark: one table of figures, each with the baseline it is judged against, measured in the
 // same run so that ratios hold on a noisy machine.
 //
-//   npm run bench                  full run (~2-5 min)
-//   npm run bench -- --quick       short run (<2 min): fewer repetitions and samples
+//   npm run bench                  full run (~6-10 min; needs ~5 GB of free disk for the 1M completed files)
+//   npm run bench -- --quick       short run (~2-3 min): fewer repetitions and samples, 100k completed, not 1M
 //   node bench/run.mjs --only enqueue-cli,latency     some figures only (keys: see FIGURES below)
 //   QUEUECTL_CLI=path/to/cli.js node bench/run.mjs   measure another build
 //
@@ -47,12 +47,14 @@ const PEERS_DIR = process.env.PEERS_DIR || join(os.homedir(), '.cache', 'queuect
 /** Where the shared peer runners live when PEERS_DIR lacks them (spawn-runner and latency need no packages). */
 const SHARED_RUNNERS = '/work/shared/bench/runners';
 const SHARED_PEERS_SH = '/work/shared/bench/peers.sh';
-const REDIS_PORT = 6390;
+/** The private redis-server listens on the first free port from here (another bench run may hold 6390). */
+const REDIS_PORT_FIRST = 6390;
+let REDIS_PORT = REDIS_PORT_FIRST;
 
 /** Sizes: the full run repeats and takes medians; --quick does each once or with fewer samples. */
 const P = QUICK
-  ? { cliRuns: 7, batchRuns: 1, batchN: 10_000, tputN: 1000, tputReps: 1, latSamples: 10, waitTimeoutMs: 60_000 }
-  : { cliRuns: 15, batchRuns: 3, batchN: 10_000, tputN: 1000, tputReps: 3, latSamples: 30, waitTimeoutMs: 120_000 };
+  ? { cliRuns: 7, batchRuns: 1, batchN: 10_000, tputN: 1000, tputReps: 1, bigReps: 1, latSamples: 10, waitTimeoutMs: 60_000 }
+  : { cliRuns: 15, batchRuns: 3, batchN: 10_000, tputN: 1000, tputReps: 3, bigReps: 5, latSamples: 30, waitTimeoutMs: 120_000 };
 
 const WORK = fs.mkdtempSync(join(os.tmpdir(), 'queuectl-bench-'));
 
@@ -189,14 +191,17 @@ async function ensureRedis() {
   const driver = runnerPath('bullmq-driver.cjs', true);
   if (!driver || !fs.existsSync(join(PEERS_DIR, 'node_modules', 'bullmq'))) return (redis = { error: 'BullMQ not installed (run /work/shared/bench/setup.sh)' });
   if (!which('redis-server')) return (redis = { error: 'redis-server not installed (run /work/shared/bench/setup.sh)' });
-  // bullmq-driver FLUSHALLs: never point it at a redis the bench did not start.
-  if (await portOpen(REDIS_PORT)) return (redis = { error: `port ${REDIS_PORT} already in use; not touching that server` });
+  // bullmq-driver FLUSHALLs: only ever a server this bench started, on a port that was free.
+  while (await portOpen(REDIS_PORT)) {
+    if (++REDIS_PORT >= REDIS_PORT_FIRST + 10) return (redis = { error: `ports ${REDIS_PORT_FIRST}-${REDIS_PORT - 1} all in use; not touching those servers` });
+  }
+  if (REDIS_PORT !== REDIS_PORT_FIRST) log(`redis: port ${REDIS_PORT_FIRST} in use (another bench?), using ${REDIS_PORT}`);
   const dir = freshDir('redis');
   const cp = startBg('redis-server', ['--port', String(REDIS_PORT), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--daemonize', 'no'], {
     stdio: ['ignore', fs.openSync(join(dir, 'log'), 'w'), 'ignore'],
   });
   for (let i = 0; i < 100; i++) {
-    if (await redisPing(REDIS_PORT)) return (redis = { cp, driver });
+    if ((await redisPing(REDIS_PORT)) && live.has(cp)) return (redis = { cp, driver });
     if (!live.has(cp)) break;
     await sleep(50);
   }
@@ -216,7 +221,7 @@ function bullmq(args, timeoutMs = 120_000) {
  * Starts `queuectl worker start --count C --root R` in the background. Resolves to {cp} once workers/
  * has an entry, or {error} when the command fails (e.g. no `worker` command in this build).
  */
-async function startWorker(root, count) {
+async function startWorker(root, count, { ready = false } = {}) {
   const logFile = join(root, '..', `${root.split('/').pop()}.worker.log`);
   const fd = fs.openSync(logFile, 'w');
   const cp = startBg(process.execPath, [CLI, 'worker', 'start', '--count', String(count), '--root', root], { stdio: ['ignore', fd, fd] });
@@ -234,10 +239,12 @@ async function startWorker(root, count) {
     try {
       n = fs.readdirSync(workers).filter((f) => !f.startsWith('.')).length;
     } catch {}
-    if (n > 0) {
+    if (n > 0 && !ready) {
       await sleep(200); // let the other workers of --count C come up as well
       return { cp, logFile };
     }
+    // ready: wait for the "N workers ready" line, printed once the first scan of pending/ is indexed.
+    if (n > 0 && ready && / ready \(pid \d+\)/.test(fs.readFileSync(logFile, 'utf8'))) return { cp, logFile };
     await sleep(20);
   }
   await stopBg(cp);
@@ -314,7 +321,7 @@ async function figEnqueueBatch() {
     const pending = fs.readdirSync(join(root, 'pending')).length;
     if (pending !== P.batchN) problem = `pending/ holds ${pending} files, expected ${P.batchN}`;
     walls.push(r.ms);
-    fs.rmSync(root, { recursive: true, force: true });
+    removeLater(root);
   }
   const rate = P.batchN / (median(walls) / 1000);
   const base = { baselineName: `BullMQ addBulk(${P.batchN})` };
@@ -359,7 +366,7 @@ async function qcThroughputPass(N, C) {
     return { wall, cpuMs, completed: counts?.completed ?? null, failed: (counts?.dead ?? 0) + (counts?.failed ?? 0) };
   } finally {
     await stopWorker(w, root);
-    fs.rmSync(root, { recursive: true, force: true });
+    removeLater(root);
   }
 }
 
@@ -459,6 +466,7 @@ async function figThroughput() {
     const v = rate(walls.qc[C]);
     rows.push(row({
       name: `throughput ${N} x sh -c true, C=${C}: queuectl`, unit: 'jobs/s', ...bare,
+      goal: { of: 'ratio', op: '>=', target: C === 2 ? 0.8 : 0.75 }, // issue 5; at C=2 also above task-spooler and BullMQ (note)
       value: v, na: v === null ? errs.qc ?? notes.qc[C] ?? 'not measured' : null,
       note: [reps(walls.qc[C]), paired(walls.qc[C], walls.bare[C]), cpu[C] && `worker process CPU ${median(cpu[C]).toFixed(1)} ms/job (incl. start-up)`, errs.qc ? '' : notes.qc[C] ?? '', C === 2 && v ? vsPeers(v, rate(walls.tsp), rate(walls.bull)) : '', walls.bare[C] && `bare ${reps(walls.bare[C])}`]
         .filter(Boolean).join('; '),
@@ -572,6 +580,7 @@ async function figLatency() {
     const v = median(samples);
     return row({
       name, value: v, unit: 'ms', ...base,
+      goal: { of: 'ratio', op: '<=', target: 2 }, // issue 5; also below BullMQ's (note)
       note: `median of ${samples.length}${misses ? ` (${misses} not picked up within 5 s)` : ''}, min ${Math.min(...samples).toFixed(2)}, max ${Math.max(...samples).toFixed(2)} ms; ` +
         `includes ~${overhead.toFixed(2)} ms for sh to start and write the FIFO (measured; baselines stop at spawn), ` +
         `i.e. ~${(v - overhead).toFixed(2)} ms to spawn; ${bullNote}`,
@@ -588,8 +597,9 @@ async function figLatency() {
  */
 async function jobWriter(root) {
   try {
-    const job = await import(pathToFileURL(join(REPO, 'dist', 'job.js')).href);
-    const store = await import(pathToFileURL(join(REPO, 'dist', 'store.js')).href);
+    const dist = dirname(dirname(CLI)); // the build being measured (QUEUECTL_CLI may point at another one)
+    const job = await import(pathToFileURL(join(dist, 'job.js')).href);
+    const store = await import(pathToFileURL(join(dist, 'store.js')).href);
     const st = await store.openStore(root);
     return async (id, command) => {
       const j = job.createJob({ id, command, max_retries: 0 }, 'bench', Date.now(), { maxRetries: 0, cwd: null }, () => id);
@@ -613,15 +623,303 @@ async function jobWriter(root) {
   }
 }
 
+// ---- big queues and the idle worker --------------------------------------------------------------
+
+const FILL = join(REPO, 'bench', 'fill.mjs');
+
+/** /proc/<pid>/status VmRSS and VmHWM in MB; nulls if unknown. */
+function procMem(pid) {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
+    return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+  } catch {
+    return { rss: null, hwm: null };
+  }
+}
+
+/** A fresh root with queuectl's layout (made by a `status` call), so fill.mjs can write into it. */
+function newRoot(hint) {
+  const root = join(freshDir(hint), 'root');
+  const r = qc(['status', '--root', root]);
+  if (r.status !== 0) throw new Error(`queuectl status --root ${root}: ${tail(r.stderr)}`);
+  return root;
+}
+
+/** fill.mjs, then one `sync -f` so the writeback is over before anything is measured. Returns {files, ms, syncMs}. */
+function fill(kind, root, n, args = []) {
+  const r = run(process.execPath, [FILL, kind, root, String(n), ...args], { timeout: 900_000, killSignal: 'SIGKILL' });
+  if (r.status !== 0) throw new Error(`fill.mjs ${kind} ${n}: ${tail(r.stderr) || r.signal}`);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop());
+  const s = run('sync', ['-f', root], { timeout: 300_000 });
+  return { ...out, syncMs: s.ms };
+}
+
+const shardOf = (ms) => new Date(ms).toISOString().slice(0, 13).replace(/[-T]/g, '');
+/** Files in completed/<shard>/ for the hour shards from t0's to now's (the shards a pass writes into). */
+function completedSince(root, t0) {
+  let n = 0;
+  for (let h = t0 - (t0 % 3_600_000); h <= Date.now(); h += 3_600_000) {
+    try {
+      n += fs.readdirSync(join(root, 'completed', shardOf(h))).length;
+    } catch {}
+  }
+  return n;
+}
+
 /**
- * The figures, in table order. Later: 100k pending (enqueue/claim/status cost with a big pending/),
- * 1M completed (status/list cost with a big archive), idle worker CPU and RSS: one function each.
+ * One claim-throughput pass on an existing root: C workers up (and their first scan of pending/ indexed),
+ * then N `true` jobs enqueued with one `enqueue -` call, timed until N more files are in completed/. The
+ * bench polls completed/ (10 ms) instead of `wait --all`, which would also wait for the scheduled jobs
+ * behind. Returns {wall, cpuMs, mem} or {error}; mem = the worker's VmRSS/VmHWM at the end of the pass.
  */
+async function claimPass(root, N, C, tag) {
+  const w = await startWorker(root, C, { ready: true });
+  if (w.error) return w;
+  try {
+    await sleep(300); // let the start-up settle (first reap, timers)
+    const before = completedSince(root, Date.now());
+    const cpu0 = procCpuMs(w.cp.pid);
+    const t0 = Date.now();
+    const tn = nowNs();
+    const e = qc(['enqueue', '-', '--root', root], { input: ndjson(N, 'true', `${tag}-`), timeout: P.waitTimeoutMs, killSignal: 'SIGKILL' });
+    if (e.status !== 0) return { error: `enqueue failed: ${tail(e.stderr) || e.signal}` };
+    let done = 0;
+    while ((done = completedSince(root, t0) - before) < N) {
+      if (msSince(tn) > P.waitTimeoutMs) return { error: `only ${done}/${N} completed after ${P.waitTimeoutMs / 1000} s` };
+      if (!live.has(w.cp)) return { error: `worker exited: ${tail(fs.readFileSync(w.logFile, 'utf8'))}` };
+      await sleep(10);
+    }
+    const wall = msSince(tn) / 1000;
+    const cpu1 = procCpuMs(w.cp.pid);
+    const mem = procMem(w.cp.pid);
+    const dead = fs.readdirSync(join(root, 'dead')).length;
+    return { wall, cpuMs: cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null, mem, dead };
+  } finally {
+    await stopWorker(w, root);
+  }
+}
+
+/**
+ * Interleaved claim passes on two roots (baseline first in even reps, second in odd ones, so drift in
+ * the machine's load hits both). Returns {base: [...], big: [...]} of passes, or {error}.
+ */
+async function pairedPasses(baseRoot, bigRoot, label) {
+  const res = { base: [], big: [] };
+  for (let rep = 0; rep < P.bigReps; rep++) {
+    const order = rep % 2 === 0 ? ['base', 'big'] : ['big', 'base'];
+    for (const k of order) {
+      log(`${label} rep ${rep + 1}/${P.bigReps}: ${k}`);
+      const r = await claimPass(k === 'base' ? baseRoot : bigRoot, P.tputN, 2, `${k}${rep}`);
+      if (r.error) return { error: `${k === 'base' ? 'baseline' : label}: ${r.error}` };
+      res[k].push(r);
+    }
+  }
+  return res;
+}
+
+/** Wall times of `queuectl status` on two roots, interleaved: one warm-up each, then `runs` each. */
+function pairedStatus(rootA, rootB, runs) {
+  const a = [], b = [];
+  qc(['status', '--root', rootA]), qc(['status', '--root', rootB]);
+  for (let i = 0; i < runs; i++) {
+    const ra = qc(['status', '--root', rootA]);
+    const rb = qc(['status', '--root', rootB]);
+    if (ra.status !== 0 || rb.status !== 0) return { error: `status failed: ${tail(ra.stderr || rb.stderr)}` };
+    a.push(ra.ms), b.push(rb.ms);
+  }
+  return { a, b };
+}
+
+function statusCounts(root) {
+  try {
+    return JSON.parse(qc(['status', '--json', '--root', root]).stdout).counts;
+  } catch {
+    return null;
+  }
+}
+
+const walls = (ps) => ps.map((p) => p.wall);
+const secs = (ws) => ws.map((w) => w.toFixed(2)).join(', ');
+const mss = (ws) => ws.map((w) => w.toFixed(0)).join(', ');
+const cpuPerJob = (ps) => median(ps.map((p) => p.cpuMs / P.tputN)).toFixed(2);
+/** " ; N in dead/" when a pass left jobs there (none should: every job is `true`). */
+const deadNote = (ps) => (ps.some((p) => p.dead) ? `; CHECK: dead/ holds ${ps.map((p) => p.dead).join(', ')} after the passes` : '');
+/** Ratios of passes run back to back (rep i of both). */
+const pairedRatios = (big, base) => big.map((p, i) => base[i].wall / p.wall);
+
+/**
+ * (e) 100,000 jobs pending. 99,000 `true` jobs scheduled a day ahead (written by fill.mjs) sit behind
+ * the 1,000 that are claimed, so the worker's index holds 100,000 names while it runs them; the baseline
+ * is the same pass on a root where the 1,000 are all there is. Then `status` with 100,000 pending (1,000
+ * more scheduled ones added) vs with 1,000, and the worker's RSS.
+ */
+async function figPending100k() {
+  const N = P.tputN, BEHIND = 99_000;
+  const names = {
+    tput: `100k pending: claim throughput, ${N} true at the front, C=2`,
+    status: '100k pending: queuectl status, wall',
+    rss: '100k pending: worker RSS (VmHWM), index of 100k',
+  };
+  const fail = (msg) => [naRow(names.tput, msg), naRow(names.status, msg), naRow(names.rss, msg)];
+  const baseRoot = newRoot('p1k');
+  const bigRoot = newRoot('p100k');
+  removeLater(bigRoot);
+  const later = Date.now() + 86_400_000;
+  log(`100k pending: writing ${BEHIND.toLocaleString('en')} scheduled jobs`);
+  const f = fill('pending', bigRoot, BEHIND, ['--at', String(later), '--prefix', 'p']);
+  const passes = await pairedPasses(baseRoot, bigRoot, '100k pending');
+  if (passes.error) return fail(passes.error);
+  // status: 1,000 more scheduled jobs in both roots -> 100,000 and 1,000 pending.
+  fill('pending', bigRoot, 1000, ['--at', String(later + 1), '--prefix', 's']);
+  fill('pending', baseRoot, 1000, ['--at', String(later + 1), '--prefix', 's']);
+  const counts = statusCounts(bigRoot);
+  const held = counts ? counts.pending + counts.scheduled + counts.failed : null;
+  const st = pairedStatus(baseRoot, bigRoot, 5);
+  const { base, big } = passes;
+  const rate = (ps) => N / median(walls(ps));
+  const fillNote = `${BEHIND.toLocaleString('en')} files written by bench/fill.mjs in ${(f.ms / 1000).toFixed(1)} s + sync ${(f.syncMs / 1000).toFixed(1)} s`;
+  const rows = [
+    row({
+      name: names.tput, unit: 'jobs/s', value: rate(big), baseline: rate(base), baselineName: `same with ${N.toLocaleString('en')} pending`,
+      goal: { of: 'ratio', op: '>=', target: 0.8 },
+      note: `99,000 scheduled a day later behind them; enqueue (one CLI call) -> ${N} more in completed/, workers already up; passes interleaved: 100k ${secs(walls(big))} s, 1k ${secs(walls(base))} s; paired ratios ${pairedRatios(big, base).map((x) => x.toFixed(2)).join(', ')} (median ${median(pairedRatios(big, base)).toFixed(2)}x); worker CPU ${cpuPerJob(big)} vs ${cpuPerJob(base)} ms/job; ${fillNote}${deadNote([...big, ...base])}`,
+    }),
+  ];
+  if (st.error) rows.push(naRow(names.status, st.error));
+  else {
+    rows.push(row({
+      name: names.status, unit: 'ms', value: median(st.b), baseline: median(st.a), baselineName: 'same with 1,000 pending',
+      goal: { of: 'value', op: '<=', target: 300 },
+      note: `median of ${st.b.length} (${mss(st.b)} ms) after a warm-up, no worker running; status counts ${held === null ? '?' : held.toLocaleString('en')} pending (scheduled); 1k: ${mss(st.a)} ms`,
+    }));
+  }
+  const hwm = (ps) => Math.max(...ps.map((p) => p.mem.hwm));
+  rows.push(row({
+    name: names.rss, unit: 'MB', value: hwm(big), baseline: hwm(base), baselineName: `same with ${N.toLocaleString('en')} pending`,
+    goal: { of: 'value', op: '<=', target: 150 },
+    note: `peak RSS of the 2-worker process over a claim pass (index: 99,000 scheduled + the ${N} claimed); VmRSS at the end of the passes ${big.map((p) => p.mem.rss.toFixed(0)).join(', ')} MB (1k: ${base.map((p) => p.mem.rss.toFixed(0)).join(', ')} MB)`,
+  }));
+  return rows;
+}
+
+/**
+ * (f) 1,000,000 completed jobs kept (100,000 in --quick): spread over the 168 closed hour shards of the
+ * last 7 days, as the default retention (7 days) leaves them, plus 50 in the current hour. `status` and
+ * claim throughput vs a root with no completed jobs. The files are removed at the end of the bench.
+ */
+async function figCompleted1m() {
+  const N = P.tputN, KEPT = QUICK ? 100_000 : 1_000_000, CURRENT = 50;
+  const k = QUICK ? '100k' : '1M';
+  const names = {
+    status: `${k} completed kept: queuectl status, wall`,
+    tput: `${k} completed kept: claim throughput, ${N} true, C=2`,
+  };
+  const baseRoot = newRoot('c0');
+  const bigRoot = newRoot('c1m');
+  removeLater(bigRoot);
+  log(`${k} completed: writing ${(KEPT + CURRENT).toLocaleString('en')} finished jobs over 168 hour shards + the current one`);
+  const f = fill('completed', bigRoot, KEPT, ['--shards', '168', '--current', String(CURRENT), '--prefix', 'c']);
+  const fillNote = `${f.files.toLocaleString('en')} files (${(f.bytes / 1e6).toFixed(0)} MB of JSON) written by bench/fill.mjs in ${(f.ms / 1000).toFixed(1)} s + sync ${(f.syncMs / 1000).toFixed(1)} s${QUICK ? '; --quick: 100,000, not 1,000,000' : ''}`;
+  // The first status counts each closed shard by listing it and caches the count (completed/<shard>.count).
+  const cold = qc(['status', '--root', bigRoot], { timeout: 300_000 });
+  const counts = statusCounts(bigRoot);
+  const st = pairedStatus(baseRoot, bigRoot, QUICK ? 5 : 7);
+  const rows = [];
+  if (cold.status !== 0 || st.error) rows.push(naRow(names.status, st.error ?? `status failed: ${tail(cold.stderr)}`));
+  else {
+    rows.push(row({
+      name: names.status, unit: 'ms', value: median(st.b), baseline: median(st.a), baselineName: 'same with none',
+      goal: { of: 'ratio', op: '<=', target: 1.1 },
+      note: `median of ${st.b.length} interleaved (${mss(st.b)} ms; none: ${mss(st.a)} ms); the first call, which lists every closed shard and writes its .count cache, took ${cold.ms.toFixed(0)} ms; status counts ${counts?.completed?.toLocaleString('en') ?? '?'} completed; ${fillNote}`,
+    }));
+  }
+  const passes = await pairedPasses(baseRoot, bigRoot, `${k} completed`);
+  if (passes.error) rows.push(naRow(names.tput, passes.error));
+  else {
+    const { base, big } = passes;
+    const rate = (ps) => N / median(walls(ps));
+    rows.push(row({
+      name: names.tput, unit: 'jobs/s', value: rate(big), baseline: rate(base), baselineName: 'same with none',
+      goal: { of: 'ratio', op: '>=', target: 0.9 },
+      note: `enqueue (one CLI call) -> ${N} more in completed/, workers already up; passes interleaved: ${k} ${secs(walls(big))} s, none ${secs(walls(base))} s; paired ratios ${pairedRatios(big, base).map((x) => x.toFixed(2)).join(', ')} (median ${median(pairedRatios(big, base)).toFixed(2)}x); worker CPU ${cpuPerJob(big)} vs ${cpuPerJob(base)} ms/job${deadNote([...big, ...base])}`,
+    }));
+  }
+  return rows;
+}
+
+/**
+ * (g) An idle worker (1 worker, 0 jobs): CPU over 10 s from /proc/<pid>/stat and its RSS, next to an idle
+ * `node` with a 1-second timer measured over the same 10 s.
+ */
+async function figIdle() {
+  const SECS = 10;
+  const names = { cpu: `idle worker, 0 jobs: CPU over ${SECS} s`, rss: 'idle worker, 0 jobs: RSS' };
+  const root = join(freshDir('idle'), 'root');
+  const w = await startWorker(root, 1, { ready: true });
+  if (w.error) return [naRow(names.cpu, w.error), naRow(names.rss, w.error)];
+  const bare = startBg(process.execPath, ['-e', 'setInterval(() => {}, 1000)']);
+  try {
+    await sleep(1500); // past start-up: first heartbeat, reap and stats flush
+    const c0 = procCpuMs(w.cp.pid), b0 = procCpuMs(bare.pid);
+    await sleep(SECS * 1000);
+    const c1 = procCpuMs(w.cp.pid), b1 = procCpuMs(bare.pid);
+    const m = procMem(w.cp.pid), bm = procMem(bare.pid);
+    const pct = (a, b) => (a === null || b === null ? null : ((b - a) / (SECS * 1000)) * 100);
+    return [
+      row({
+        name: names.cpu, unit: '%', value: pct(c0, c1), baseline: pct(b0, b1), baselineName: 'idle node with a 1 s timer',
+        goal: { of: 'value', op: '<=', target: 1 },
+        note: `utime+stime of the worker process (${(c1 - c0).toFixed(0)} ms over ${SECS} s; clock ticks of 10 ms); it wakes for its heartbeat (1 s), recovery pass (5 s), rescan of pending/ (5 s)`,
+      }),
+      row({
+        name: names.rss, unit: 'MB', value: m.rss, baseline: bm.rss, baselineName: 'idle node with a 1 s timer',
+        note: `VmRSS after ${SECS + 1.5} s idle; VmHWM ${m.hwm?.toFixed(1)} MB (bare node ${bm.hwm?.toFixed(1)} MB)`,
+      }),
+    ];
+  } finally {
+    await stopBg(bare, 1000);
+    await stopWorker(w, root);
+  }
+}
+
+/**
+ * Scratch roots are removed at the end, after every measurement, never between passes: on ext4 without a
+ * journal (this VM's disk), every file created in the next minutes is slower for each inode just freed
+ * (the kernel's find_inode_bit -> recently_deleted() scan, seen with perf), so a pass run after another
+ * pass's root was deleted measured the deletion more than queuectl.
+ */
+const toRemove = [];
+function removeLater(dir) {
+  toRemove.push(dir);
+}
+function removeScratch() {
+  const t0 = nowNs();
+  for (const dir of toRemove.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  log(`removed the scratch roots in ${(msSince(t0) / 1000).toFixed(1)} s`);
+}
+
+/** Median wall time of creating one small file (open O_CREAT|O_EXCL + write + close) in a fresh folder, in us. */
+function fileCreateUs(n = 300) {
+  const dir = freshDir('probe');
+  const t = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = nowNs();
+    fs.writeFileSync(join(dir, `f${i}`), 'x'.repeat(300), { flag: 'wx', mode: 0o600 });
+    t.push(Number(nowNs() - t0) / 1e3);
+  }
+  return median(t);
+}
+
+/** The figures, in table order. */
 const FIGURES = [
   { key: 'enqueue-cli', run: figEnqueueCli },
   { key: 'enqueue-batch', run: figEnqueueBatch },
   { key: 'throughput', run: figThroughput },
   { key: 'latency', run: figLatency },
+  { key: 'pending-100k', run: figPending100k },
+  { key: 'completed-1m', run: figCompleted1m },
+  { key: 'idle', run: figIdle },
 ];
 
 // ---- the table --------------------------------------------------------------------------------------
@@ -630,11 +928,13 @@ function fmt(v, unit) {
   if (typeof v !== 'number' || !Number.isFinite(v)) return '';
   if (unit === 'ms') return `${v < 10 ? v.toFixed(2) : v.toFixed(1)} ms`;
   if (unit === 'jobs/s') return `${Math.round(v).toLocaleString('en')} jobs/s`;
+  if (unit === 'MB') return `${v.toFixed(1)} MB`;
+  if (unit === '%') return `${v.toFixed(2)} %`;
   return `${v.toPrecision(4)} ${unit}`;
 }
-function goalText(g) {
+function goalText(g, unit = '') {
   if (!g) return '';
-  return g.of === 'ratio' ? `ratio ${g.op} ${g.target}` : `${g.op} ${g.target.toLocaleString('en')}`;
+  return g.of === 'ratio' ? `ratio ${g.op} ${g.target}` : `${g.op} ${g.target.toLocaleString('en')}${unit ? ` ${unit}` : ''}`;
 }
 
 function machine() {
@@ -661,6 +961,7 @@ function machine() {
     commit: `${commit}${dirty}${distNote}${process.env.QUEUECTL_CLI ? `; CLI ${CLI}` : ''}`,
     mode: QUICK ? 'quick' : 'full',
     loadStart: os.loadavg()[0],
+    createUs: fileCreateUs(),
   };
 }
 
@@ -677,7 +978,7 @@ function render(m, rows) {
       r.na ?? fmt(r.value, r.unit),
       r.baselineName ? `${r.baselineName}: ${typeof r.baseline === 'number' ? fmt(r.baseline, r.unit) : 'n/a'}` : '',
       r.ratio === null ? '' : `${r.ratio.toFixed(2)}x`,
-      goalText(r.goal),
+      goalText(r.goal, r.unit),
       r.ok === null ? (r.goal ? '?' : '') : r.ok ? 'ok' : 'MISS',
       noteRef,
     ];
@@ -689,7 +990,8 @@ function render(m, rows) {
     `queuectl bench (${m.mode}) ${m.date}`,
     `machine: ${m.cores} cores, ${m.cpu}; Node ${m.node}; ${m.os}; fs ${m.fs}; host ${m.host}`,
     `queuectl: ${m.commit}`,
-    `load average (1 min): ${m.loadStart.toFixed(2)} at start, ${os.loadavg()[0].toFixed(2)} at end${Math.max(m.loadStart, os.loadavg()[0]) > m.cores ? ' -- busy machine: trust the ratios more than the absolute figures' : ''}`,
+    `load average (1 min): ${m.loadStart.toFixed(2)} at start, ${m.loadEnd.toFixed(2)} at end${Math.max(m.loadStart, m.loadEnd) > m.cores ? ' -- busy machine: trust the ratios more than the absolute figures' : ''}`,
+    `creating a small file: ${m.createUs.toFixed(0)} us at start, ${m.createUsEnd.toFixed(0)} us at end (median of 300; ~30-100 us on a quiet disk, up to ~1 ms for minutes after many files were deleted)`,
     '',
     fmtLine(head),
     fmtLine(w.map((n) => '-'.repeat(n))),
@@ -723,6 +1025,9 @@ async function main() {
   } finally {
     await stopRedis();
     for (const cp of [...live]) await stopBg(cp, 2000);
+    m.loadEnd = os.loadavg()[0];
+    m.createUsEnd = fileCreateUs(); // before the scratch roots are removed
+    removeScratch();
   }
   const text = render(m, rows);
   process.stdout.write(text);
