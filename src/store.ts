@@ -317,9 +317,11 @@ export function deadPath(store: Store, id: string): string {
 export async function countCompletedShard(store: Store, shard: string, now: number): Promise<number> {
   const dir = join(store.completed, shard);
   const cacheFile = join(store.completed, `${shard}.count`);
+  // Synchronous: a week of shards is ~170 stat+read pairs of tiny files, microseconds each, where the
+  // promise-based calls cost ~100 us apiece in thread-pool hand-offs.
   let st: fs.Stats;
   try {
-    st = await fsp.stat(dir);
+    st = fs.statSync(dir);
   } catch (err) {
     if (isErrno(err, 'ENOENT')) return 0;
     throw err;
@@ -327,7 +329,7 @@ export async function countCompletedShard(store: Store, shard: string, now: numb
   const closed = shard < completedShard(now);
   if (closed) {
     try {
-      const [count, mtime] = (await fsp.readFile(cacheFile, 'utf8')).trim().split(' ').map(Number);
+      const [count, mtime] = fs.readFileSync(cacheFile, 'utf8').trim().split(' ').map(Number);
       if (mtime === st.mtimeMs) return count;
     } catch (err) {
       if (!isErrno(err, 'ENOENT')) throw err;
