@@ -150,7 +150,7 @@ describe('fencing: a paused worker whose job was taken over cannot move it', () 
 
     a.kill('SIGCONT');
     await a.waitForOutput(new RegExp(`fenced ${id}: this worker was judged dead`), 5_000);
-    await new Promise((r) => setTimeout(r, 200)); // anything A might still do to the job, it has done by now
+    // A printed "fenced" after its last attempt to move the job: the record is read after that.
     const after = await readJobFile(q.root, id); // exactly one file across all states
     assert.equal(after.state, 'completed');
     assert.deepEqual(after.job.history, job.history, "B's record is untouched");
@@ -186,7 +186,6 @@ describe('fencing: a paused worker whose job was taken over cannot move it', () 
 
     a.kill('SIGCONT');
     await a.waitForOutput(new RegExp(`fenced ${id}`), 5_000);
-    await new Promise((r) => setTimeout(r, 200));
     const after = await readJobFile(q.root, id);
     assert.equal(after.state, 'completed');
     assert.deepEqual(after.job, job, "A's successful run did not overwrite B's record");
