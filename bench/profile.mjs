@@ -19,6 +19,9 @@
 //       Heap and RSS that the worker's pending index (dist/pending-index.js) takes for N names, and the
 //       time and transient memory of one rescan (readdir of N names).
 //
+//   node bench/profile.mjs processes [--reps 5] [--jobs 1000]
+//       Throughput of one worker process with --count 2 against two worker processes with --count 1.
+//
 //   node bench/profile.mjs spawn-cost [--n 300]
 //       The synchronous part of child_process.spawn (where libuv forks) at growing RSS of the parent,
 //       execa's extra JS per call over spawn, and the CPU cost of a promise-based fs call vs a sync one.
@@ -227,6 +230,50 @@ async function profileStatus() {
   }
 }
 
+// ---- one process with --count 2 vs two processes -------------------------------------------------------
+
+/** 1,000 `true` jobs (enqueue -, then wait --all): one worker process with --count 2 vs two with --count 1. */
+async function processes() {
+  const reps = Number(opt('reps', 5)), N = Number(opt('jobs', 1000));
+  const dirs = [];
+  const pass = async (procs, count) => {
+    const dir = fs.mkdtempSync(join(os.tmpdir(), 'queuectl-procs-'));
+    dirs.push(dir);
+    const root = join(dir, 'root');
+    spawnSync(process.execPath, [CLI, 'status', '--root', root]);
+    const ws = [];
+    for (let i = 0; i < procs; i++) {
+      const fd = fs.openSync(join(dir, `w${i}.log`), 'w');
+      ws.push(spawn(process.execPath, [CLI, 'worker', 'start', '--count', String(count), '--root', root], { stdio: ['ignore', fd, fd] }));
+      fs.closeSync(fd);
+    }
+    for (let i = 0; i < procs; i++) while (!/ ready \(pid/.test(fs.readFileSync(join(dir, `w${i}.log`), 'utf8'))) await sleep(20);
+    await sleep(300);
+    let s = '';
+    for (let i = 0; i < N; i++) s += '{"command":"true"}\n';
+    const t0 = process.hrtime.bigint();
+    spawnSync(process.execPath, [CLI, 'enqueue', '-', '--root', root], { input: s });
+    spawnSync(process.execPath, [CLI, 'wait', '--all', '--root', root]);
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    const exited = ws.map((w) => new Promise((r) => w.once('exit', r)));
+    for (const w of ws) w.kill('SIGTERM');
+    await Promise.all(exited);
+    return N / wall;
+  };
+  const res = { one: [], two: [] };
+  try {
+    // Interleaved, the order swapped every repetition; nothing deleted until the end (see BENCHMARKS.md).
+    for (let rep = 0; rep < reps; rep++) {
+      for (const k of rep % 2 ? ['two', 'one'] : ['one', 'two']) res[k].push(k === 'one' ? await pass(1, 2) : await pass(2, 1));
+    }
+  } finally {
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  }
+  out(`${N} true jobs, enqueue - then wait --all, ${reps} interleaved repetitions:`);
+  out(`  one process, --count 2:    ${res.one.map((r) => r.toFixed(0)).join(', ')} jobs/s`);
+  out(`  two processes, --count 1:  ${res.two.map((r) => r.toFixed(0)).join(', ')} jobs/s`);
+}
+
 // ---- spawn cost ------------------------------------------------------------------------------------
 
 async function spawnCost() {
@@ -355,9 +402,10 @@ async function indexMem() {
 if (cmd === 'worker') await profileWorker();
 else if (cmd === 'index-mem') await indexMem();
 else if (cmd === 'status') await profileStatus();
+else if (cmd === 'processes') await processes();
 else if (cmd === 'summary') summarise(JSON.parse(fs.readFileSync(argv[1], 'utf8')), Number(opt('top', 30)), Number(opt('jobs', 0)));
 else if (cmd === 'spawn-cost') await spawnCost();
 else {
-  process.stderr.write('usage: node bench/profile.mjs worker [--jobs N] [--count C] [--behind N] [--keep DIR] | summary FILE | status [--pending N] [--completed N] | index-mem [--n N] | spawn-cost [--n N]\n');
+  process.stderr.write('usage: node bench/profile.mjs worker [--jobs N] [--count C] [--behind N] [--keep DIR] | summary FILE | status [--pending N] [--completed N] | index-mem [--n N] | processes [--reps N] | spawn-cost [--n N]\n');
   process.exit(2);
 }

@@ -2,8 +2,8 @@
 // queuectl benchmark: one table of figures, each with the baseline it is judged against, measured in the
 // same run so that ratios hold on a noisy machine.
 //
-//   npm run bench                  full run (~6-10 min; needs ~5 GB of free disk for the 1M completed files)
-//   npm run bench -- --quick       short run (~2-3 min): fewer repetitions and samples, 100k completed, not 1M
+//   npm run bench                  full run (~5-6.5 min; needs ~5 GB of free disk for the 1M completed files)
+//   npm run bench -- --quick       short run (~1.5-2.5 min): fewer repetitions and samples, 100k completed, not 1M
 //   node bench/run.mjs --only enqueue-cli,latency     some figures only (keys: see FIGURES below)
 //   QUEUECTL_CLI=path/to/cli.js node bench/run.mjs   measure another build
 //
@@ -943,12 +943,15 @@ function machine() {
   const commit = run('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']).stdout.trim();
   const dirty = run('git', ['-C', REPO, 'status', '--porcelain', '--untracked-files=no']).stdout.trim() ? '+uncommitted' : '';
   let distNote = '';
-  try {
-    const distM = fs.statSync(CLI).mtimeMs;
-    const newer = run('find', [join(REPO, 'src'), '-name', '*.ts', '-newermt', `@${Math.floor(distM / 1000)}`]).stdout.trim();
-    if (newer) distNote = ' (some src/ files are newer than dist/: rebuild with npx tsc -p .)';
-  } catch {
-    distNote = ' (dist/cli/index.js missing: build with npx tsc -p .)';
+  // Only for the repo's own dist/: a QUEUECTL_CLI build has its own sources.
+  if (!process.env.QUEUECTL_CLI) {
+    try {
+      const distM = fs.statSync(CLI).mtimeMs;
+      const newer = run('find', [join(REPO, 'src'), '-name', '*.ts', '-newermt', `@${Math.floor(distM / 1000)}`]).stdout.trim();
+      if (newer) distNote = ' (some src/ files are newer than dist/: rebuild with npx tsc -p .)';
+    } catch {
+      distNote = ' (dist/cli/index.js missing: build with npx tsc -p .)';
+    }
   }
   return {
     date: new Date().toISOString(),
@@ -991,7 +994,7 @@ function render(m, rows) {
     `machine: ${m.cores} cores, ${m.cpu}; Node ${m.node}; ${m.os}; fs ${m.fs}; host ${m.host}`,
     `queuectl: ${m.commit}`,
     `load average (1 min): ${m.loadStart.toFixed(2)} at start, ${m.loadEnd.toFixed(2)} at end${Math.max(m.loadStart, m.loadEnd) > m.cores ? ' -- busy machine: trust the ratios more than the absolute figures' : ''}`,
-    `creating a small file: ${m.createUs.toFixed(0)} us at start, ${m.createUsEnd.toFixed(0)} us at end (median of 300; ~30-100 us on a quiet disk, up to ~1 ms for minutes after many files were deleted)`,
+    `creating a small file: ${m.createUs.toFixed(0)} us at start, ${m.createUsEnd.toFixed(0)} us at end (median of 300; 15-100 us on a calm disk, up to ~1 ms for minutes after many files were deleted)`,
     '',
     fmtLine(head),
     fmtLine(w.map((n) => '-'.repeat(n))),
