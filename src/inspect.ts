@@ -6,16 +6,16 @@ import { basename, join } from 'node:path';
 import { CONFIG_KEYS } from './config.js';
 import { InputError, isErrno } from './errors.js';
 import { readWorkers, type WorkerStatus } from './heartbeat.js';
-import { createJob, idFromFileName, type Job, type JobState, parsePendingName } from './job.js';
+import { createJob, idFromFileName, type Job, type JobState } from './job.js';
+import { locateJob, parseClaimName, parsePendingName } from './lifecycle.js';
 import { mapLimit } from './parallel.js';
 import {
   countCompletedShard,
   listCompletedShards,
   listJsonNames,
-  locateJob,
   logPath,
-  parseClaimName,
   readJob,
+  readJobFileSync,
   type Store,
 } from './store.js';
 
@@ -135,8 +135,10 @@ export async function listJobs(store: Store, opts: ListOptions): Promise<Job[]> 
  */
 async function readDroppedJob(path: string, maxRetries = CONFIG_KEYS['max-retries'].default): Promise<Job> {
   const name = basename(path);
-  const [text, st] = await Promise.all([fsp.readFile(path, 'utf8'), fsp.stat(path)]);
-  const job = createJob(JSON.parse(text), `pending/${name}`, st.mtimeMs, { maxRetries, cwd: null }, () => idFromFileName(name) ?? name);
+  // Never blocks: a FIFO dropped into pending/ must not hang `list` or the page.
+  const r = readJobFileSync(path);
+  if (!r.ok) throw r.gone ? Object.assign(new Error('gone'), { code: 'ENOENT' }) : new Error(r.problem);
+  const job = createJob(JSON.parse(r.text), `pending/${name}`, r.mtimeMs, { maxRetries, cwd: null }, () => idFromFileName(name) ?? name);
   return { ...job, source: name };
 }
 

@@ -48,6 +48,11 @@ export interface RunSpec {
   abort?: AbortSignal;
   /** Called once the process exists, with its pid (= its process group id). */
   onSpawn?: (pid: number) => void;
+  /**
+   * Called when the shell has exited, after its process group was killed, with its pid: the caller kills
+   * what left the group (setsid, double forks). Output already written stays readable.
+   */
+  onExit?: (pid: number) => void;
 }
 
 export const TAIL_BYTES = 2048;
@@ -92,7 +97,7 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
   const sub = execa('/bin/sh', ['-c', spec.command], {
     cwd: spec.cwd ?? undefined,
     env: spec.env,
-    extendEnv: true,
+    extendEnv: false, // the caller passes the whole environment (the pool: the one queuectl started with)
     detached: true, // own process group: a timeout or cancel reaches every descendant
     buffer: false,
     reject: false,
@@ -128,7 +133,17 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
     if (sub.pid === undefined) sub.then((r) => resolve({ error: r instanceof Error ? r : new Error(String(r.message)) }), (error: Error) => resolve({ error }));
   });
 
-  // Background children may hold the pipes open after the shell exits; give them a moment, then stop reading.
+  // The run is over when the shell exits: what it left in its group goes now (it would hold the pipes and
+  // outlive its job), what left the group goes through onExit.
+  if (sub.pid !== undefined) {
+    killGroup(sub.pid, 'SIGKILL');
+    try {
+      spec.onExit?.(sub.pid);
+    } catch {
+      // finding leftovers is best effort; recovery scans again if the worker dies
+    }
+  }
+  // Output may still be in the pipes; drain it for a moment, then stop reading.
   let grace: NodeJS.Timeout | undefined;
   await Promise.race([streamsClosed, new Promise<void>((r) => { grace = setTimeout(r, 200); })]);
   clearTimeout(grace);
@@ -137,7 +152,6 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
   cancelTimeout?.();
   escalate?.();
   spec.abort?.removeEventListener('abort', onAbort);
-  if ((timedOut || aborted) && sub.pid !== undefined) killGroup(sub.pid, 'SIGKILL');
 
   const endedAt = Date.now();
   let outcome: RunOutcome;

@@ -7,12 +7,10 @@ import {
   COMMAND_MAX_BYTES,
   createJob,
   ID_PATTERN,
-  isDue,
   type Job,
   newJobId,
-  parsePendingName,
-  pendingName,
 } from '../src/job.js';
+import { isDue, parsePendingName, pendingName } from '../src/lifecycle.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00.000Z');
 const DEFAULTS = { maxRetries: 3, cwd: '/srv/app' };
@@ -95,8 +93,8 @@ describe('createJob refuses bad specs, naming the job, the field and what was ex
 
   test('a timeout that is not a positive duration is refused', () => {
     refuses({ command: 'true', timeout: 'fast' }, 'field "timeout"', 'number of seconds or a duration', '"fast" (string)');
-    refuses({ command: 'true', timeout: 0 }, 'field "timeout"', 'more than 0');
-    refuses({ command: 'true', timeout: '0s' }, 'field "timeout"', 'more than 0');
+    refuses({ command: 'true', timeout: 0 }, 'field "timeout"', 'at least 1ms');
+    refuses({ command: 'true', timeout: '0s' }, 'field "timeout"', 'at least 1ms');
     refuses({ command: 'true', timeout: -1 }, 'field "timeout"', '-1 (number)');
     refuses({ command: 'true', timeout: true }, 'field "timeout"', 'true (boolean)');
   });

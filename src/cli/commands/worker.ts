@@ -10,7 +10,7 @@ import { loadConfig } from '../../config.js';
 import { InputError } from '../../errors.js';
 import { readWorkers } from '../../heartbeat.js';
 import { formatDuration, parseDurationMs } from '../../units.js';
-import type { WorkerEvent } from '../../worker.js';
+import type { WorkerEvent } from '../../pool.js';
 import { type Context, intOption, rawOption } from '../context.js';
 import { colorState } from '../format.js';
 
@@ -56,6 +56,8 @@ export function formatEvent(e: WorkerEvent): string | null {
     case 'normalized': return `${time()} ${who} ${pc.cyan('accepted')} pending/${e.name} as ${pc.bold(e.id)}`;
     case 'quarantined': return `${time()} ${who} ${pc.gray('quarantined')} ${e.name}: ${e.reason}`;
     case 'stopping': return `${time()} ${pc.bold(e.mode === 'force' ? 'stopping now: killing running jobs (they go back to pending)' : 'stopping: finishing running jobs (Ctrl+C again to kill them)')}`;
+    case 'published': return `${time()} ${who} ${pc.cyan('published')} ${e.count} job${e.count > 1 ? 's' : ''} of a committed batch whose enqueue did not finish`;
+    case 'config': return `${time()} ${pc.bold('config changed')}: ${e.changed.join(', ')} (applied)`;
     case 'error': return `${time()} ${who} ${pc.red('error')} ${e.message}`;
   }
 }
@@ -66,7 +68,7 @@ async function start(ctx: Context, flags: WorkerFlags, signals: SignalSource): P
   const config = await loadConfig(store, flags.poll ? { poll: true } : {});
   if (flags.detach) return detach(ctx, count);
 
-  const { startWorkerPool } = await import('../../worker.js');
+  const { startWorkerPool } = await import('../../pool.js');
   // Signals are handled from before the first claim: a stop asked for while the pool starts is applied
   // as soon as it exists (the workers finish what they claimed meanwhile).
   let interrupts = 0;
@@ -78,11 +80,14 @@ async function start(ctx: Context, flags: WorkerFlags, signals: SignalSource): P
   };
   signals.on('SIGINT', () => request(++interrupts > 1 ? 'force' : 'graceful'));
   signals.on('SIGTERM', () => request(++interrupts > 1 ? 'force' : 'graceful'));
+  // A closed terminal (or an ssh session that ends) sends SIGHUP: a graceful stop, never a lost run.
+  signals.on('SIGHUP', () => request('graceful'));
   signals.on('SIGUSR2', () => request('force'));
   pool = await startWorkerPool({
     store,
     config,
     count,
+    env: ctx.env,
     // QUEUECTL_FAULT=<step> makes the worker SIGKILL itself at that step, <step>:stop SIGSTOP itself
     // (a pause that another process ends with SIGCONT); for the torture suite and the fencing tests.
     fault: ctx.env.QUEUECTL_FAULT
