@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config.js';
 import { InputError } from '../errors.js';
-import { getJob, jobView, listJobsPage, type LogTail, oldestDueAt, readLogTail, readStatus, redactEnv } from '../inspect.js';
+import { displayState, getJob, listJobsPage, type LogTail, oldestDueAt, readLogTail, readStatus, redactEnv } from '../inspect.js';
 import { ID_PATTERN, type Job } from '../job.js';
 import { readStats } from '../stats.js';
 import { exists, type Store } from '../store.js';
@@ -141,7 +141,7 @@ export function createApp(opts: AppOptions): express.Express {
         page: { ...page, jobs: page.jobs.map(redactEnv) },
         exact: exact && redactEnv(exact),
         now: t,
-        stateOf: (j: Job) => jobView(j, t),
+        stateOf: (j: Job) => displayState(j, t),
         pageUrl: (params: Record<string, string | number | undefined>) => listUrl(dlq ? '/dlq' : '/jobs', { state: dlq ? undefined : query.state, q: query.q, limit: query.limit === 50 ? undefined : query.limit, ...params }),
         back: req.originalUrl,
         notice: notice(req),
@@ -165,7 +165,7 @@ export function createApp(opts: AppOptions): express.Express {
       nav: 'jobs',
       counts: null,
       job: redactEnv(job),
-      state: jobView(job, t),
+      state: displayState(job, t),
       logs,
       now: t,
       back: req.originalUrl,
