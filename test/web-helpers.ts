@@ -31,8 +31,8 @@ export interface Dashboard {
   csrf(): Promise<string>;
   enqueue(specs: Record<string, unknown>[]): Promise<Job[]>;
   counts(): Promise<Counts>;
-  /** Starts a real worker process on the root; it is stopped (SIGTERM, then SIGKILL) when the test ends. */
-  startWorker(): Promise<Worker>;
+  /** Starts a real worker process on the root (`worker start ARGS`); it is stopped (SIGTERM, then SIGKILL) when the test ends. */
+  startWorker(args?: string[]): Promise<Worker>;
 }
 
 export interface Worker {
@@ -76,8 +76,8 @@ export async function startDashboard(t: TestContext, opts: { token?: string; ref
     },
     enqueue: (specs) => enqueueJobs(store, specs.map((spec, i) => ({ spec, label: `job ${i + 1}` })), { now: Date.now(), maxRetries: 3, cwd: tmp.dir }),
     counts: async () => (await readStatus(store, Date.now(), 600)).counts,
-    async startWorker() {
-      const w = spawnWorker(tmp.root, tmp.dir);
+    async startWorker(args = []) {
+      const w = spawnWorker(tmp.root, tmp.dir, args);
       workers.push(w);
       await waitFor(() => w.output().includes('ready'), { what: 'the worker to print "ready"', timeoutMs: 10_000 });
       return w;
@@ -85,10 +85,10 @@ export async function startDashboard(t: TestContext, opts: { token?: string; ref
   };
 }
 
-function spawnWorker(root: string, cwd: string): Worker {
+function spawnWorker(root: string, cwd: string, args: string[]): Worker {
   const env = { ...process.env, NO_COLOR: '1' };
   for (const k of Object.keys(env)) if (k.startsWith('QUEUECTL_') || k === 'NODE_OPTIONS') delete env[k];
-  const child = spawn(process.execPath, [CLI, 'worker', 'start', '--root', root], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'worker', 'start', '--root', root, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));

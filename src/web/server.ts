@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config.js';
 import { InputError } from '../errors.js';
-import { displayState, getJob, listJobsPage, type LogTail, oldestDueAt, readLogTail, readStatus, redactEnv } from '../inspect.js';
+import { displayState, getJob, LISTING_ORDER, listJobsPage, type LogTail, oldestDueAt, readLogTail, readStatus, redactEnv } from '../inspect.js';
 import { ID_PATTERN, type Job } from '../job.js';
 import { readStats } from '../stats.js';
 import { exists, type Store } from '../store.js';
@@ -68,6 +68,7 @@ export function createApp(opts: AppOptions): express.Express {
     root: opts.store.root,
     refreshSeconds: opts.refreshSeconds ?? 2,
     PAGE_STATES,
+    LISTING_ORDER,
     STATE_CHART,
     THROUGHPUT_CHART,
     fmt: viewHelpers(),
@@ -154,16 +155,19 @@ export function createApp(opts: AppOptions): express.Express {
 
   app.get('/jobs/:id', async (req, res) => {
     const id = req.params.id;
-    const job = ID_PATTERN.test(id) ? await getJob(opts.store, id) : null;
-    if (!job) return sendError(req, res, 404, `No job with id "${id.slice(0, 140)}" in any state`);
     const t = now();
+    const [job, status] = await Promise.all([
+      ID_PATTERN.test(id) ? getJob(opts.store, id) : null,
+      readStatus(opts.store, t, opts.config.staleAfterMs), // for the nav's dead-letter badge
+    ]);
+    if (!job) return sendError(req, res, 404, `No job with id "${id.slice(0, 140)}" in any state`);
     const runs = (job.history?.length ?? 0) + (job.state === 'processing' ? 1 : 0);
     const logs: { run: number; log: LogTail | null }[] = [];
     for (let run = runs; run >= 1; run--) logs.push({ run, log: await readLogTail(opts.store, job.id, run, LOG_TAIL_BYTES) });
     res.render('job', {
       title: `Job ${job.id}`,
       nav: 'jobs',
-      counts: null,
+      counts: status.counts,
       job: redactEnv(job),
       state: displayState(job, t),
       logs,
