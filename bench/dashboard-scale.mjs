@@ -115,7 +115,8 @@ if (existing === 0) {
 }
 
 // ---- serve and time ---------------------------------------------------------------------------------
-const app = createApp({ store, config: resolveConfig({}), viewsDir: join(REPO, 'views') });
+const token = 'bench-token-0123456789'; // every dashboard has one (src/web/security.ts)
+const app = createApp({ store, config: resolveConfig({}), viewsDir: join(REPO, 'views'), token });
 const server = await new Promise((ok) => {
   const s = app.listen(0, '127.0.0.1', () => ok(s));
 });
@@ -123,7 +124,7 @@ const base = `http://127.0.0.1:${server.address().port}`;
 
 async function get(path) {
   const t = performance.now();
-  const res = await fetch(base + path, { headers: { accept: path.startsWith('/api') || path === '/metrics' ? 'application/json' : 'text/html' } });
+  const res = await fetch(base + path, { headers: { authorization: `Bearer ${token}`, accept: path.startsWith('/api') || path === '/metrics' ? 'application/json' : 'text/html' } });
   const body = await res.text();
   return { ms: performance.now() - t, status: res.status, bytes: body.length, body };
 }

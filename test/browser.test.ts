@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { REPO, waitFor } from './helpers.js';
-import { startDashboard } from './web-helpers.js';
+import { type Dashboard, startDashboard } from './web-helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const OUT = join(REPO, 'test-output');
@@ -39,6 +39,12 @@ function watchErrors(page: Page): string[] {
 
 const cardText = (page: Page, state: string) => page.textContent(`.counts [data-count="${state}"]`);
 
+/** Opens the URL `queuectl dashboard` prints (with ?token=): the page sets its cookie and drops the token from the URL. */
+async function login(page: Page, d: Dashboard): Promise<void> {
+  await page.goto(`${d.base}/?token=${d.token}`);
+  assert.equal(new URL(page.url()).search, '', 'the token leaves the address bar');
+}
+
 describe('the status page in chromium', { timeout: 60_000 }, () => {
   test('the overview updates live when a worker completes a job, and a dead job is retried with a click', async (t) => {
     const browser = await launch(t);
@@ -54,7 +60,7 @@ describe('the status page in chromium', { timeout: 60_000 }, () => {
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors = watchErrors(page);
-    await page.goto(`${d.base}/`);
+    await login(page, d);
     assert.equal(await cardText(page, 'pending'), '1');
     assert.equal(await cardText(page, 'completed'), '0');
     assert.equal(await cardText(page, 'dead'), '1');
@@ -107,6 +113,7 @@ describe('the status page in chromium', { timeout: 60_000 }, () => {
 
     const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1024, height: 768 } });
     const page = await context.newPage();
+    await login(page, d);
     await page.goto(`${d.base}/dlq`);
     await page.check('input[name="ids"][value="x1"]');
     await page.check('input[name="ids"][value="x3"]');
@@ -132,7 +139,7 @@ describe('the status page in chromium', { timeout: 60_000 }, () => {
     const errors = watchErrors(page);
 
     // An empty overview: the sentence gets the panel's width, on one line (not a 96 px grid column).
-    await page.goto(`${d.base}/`);
+    await login(page, d);
     const empty = await page.evaluate(() => {
       const li = document.querySelector('#recent li.empty')!;
       const range = document.createRange();

@@ -26,11 +26,11 @@ import { createCsrf, CSRF_FIELD, isLoopbackHost, loopbackHostOnly, requireToken,
 export interface AppOptions {
   store: Store;
   config: Config;
-  /** When set, every request but /healthz must carry it (see security.ts). */
-  token?: string;
+  /** Every request but /healthz and /static/ must carry it (see security.ts); newAccessToken() makes one. */
+  token: string;
   /** Folder of the EJS templates, with static/ (app.js, app.css) inside. */
   viewsDir: string;
-  /** Address the server will listen on; on loopback without a token, Host names are checked. @default '127.0.0.1' */
+  /** Address the server will listen on; on loopback, Host names are checked too. @default '127.0.0.1' */
   host?: string;
   /** The clock. @default Date.now */
   now?: () => number;
@@ -76,8 +76,10 @@ export function createApp(opts: AppOptions): express.Express {
 
   // Security headers first, so static files and errors carry them too.
   app.use(securityHeaders());
-  if (!opts.token && isLoopbackHost(opts.host ?? '127.0.0.1')) app.use(loopbackHostOnly(sendError));
-  if (opts.token) app.use(requireToken(opts.token, sendError));
+  if (isLoopbackHost(opts.host ?? '127.0.0.1')) app.use(loopbackHostOnly(sendError));
+  // Never without a token: loopback is open to every local account (see security.ts).
+  if (typeof opts.token !== 'string' || opts.token.length < 12) throw new Error('createApp needs a token of at least 12 characters');
+  app.use(requireToken(opts.token, sendError));
   app.use('/static', express.static(join(opts.viewsDir, 'static'), { index: false, redirect: false, fallthrough: true }));
   app.use(express.urlencoded({ extended: false, limit: '256kb', parameterLimit: 2000 }));
   app.use(express.json({ limit: '256kb' }));
