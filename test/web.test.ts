@@ -388,7 +388,7 @@ describe('metrics and health', () => {
         continue;
       }
       if (line.startsWith('# HELP ')) continue;
-      const m = /^([a-z_:][a-z0-9_:]*)(\{[a-z_]+="[^"]*"\})? (-?(?:\d+(?:\.\d+)?(?:e[+-]?\d+)?|\+Inf|NaN))$/.exec(line);
+      const m = /^([a-z_:][a-z0-9_:]*)(\{[a-z_]+="[^"]*"(?:,[a-z_]+="[^"]*")*\})? (-?(?:\d+(?:\.\d+)?(?:e[+-]?\d+)?|\+Inf|NaN))$/.exec(line);
       assert.ok(m, `not a sample line: ${JSON.stringify(line)}`);
       const family = m[1].replace(/_(bucket|sum|count)$/, '');
       assert.ok(typed.has(m[1]) || typed.has(family), `no # TYPE before ${m[1]}`);
@@ -401,10 +401,18 @@ describe('metrics and health', () => {
     assert.equal(samples.get('queuectl_jobs_completed_total'), 1);
     assert.equal(samples.get('queuectl_jobs_failed_total'), 1);
     assert.equal(samples.get('queuectl_jobs_dead_total'), 1);
-    assert.equal(samples.get('queuectl_job_duration_seconds_count'), 2);
-    assert.equal(samples.get('queuectl_job_duration_seconds_bucket{le="+Inf"}'), 2);
-    const buckets = [...samples].filter(([k]) => k.startsWith('queuectl_job_duration_seconds_bucket')).map(([, v]) => v);
-    assert.deepEqual(buckets, [...buckets].sort((a, b) => a - b), 'cumulative buckets never decrease');
+    assert.equal(samples.get('queuectl_job_duration_seconds_count{outcome="completed"}'), 1);
+    assert.equal(samples.get('queuectl_job_duration_seconds_count{outcome="dead"}'), 1);
+    assert.equal(samples.get('queuectl_job_duration_seconds_count{outcome="failed"}'), 0, 'm2 had no retry: its one failed run is dead');
+    assert.equal(samples.get('queuectl_job_duration_seconds_bucket{outcome="completed",le="+Inf"}'), 1);
+    for (const outcome of ['completed', 'failed', 'dead']) {
+      const buckets = [...samples].filter(([k]) => k.startsWith(`queuectl_job_duration_seconds_bucket{outcome="${outcome}"`)).map(([, v]) => v);
+      assert.equal(buckets.length, 18, 'buckets from 10 ms to 24 h, and +Inf');
+      assert.deepEqual(buckets, [...buckets].sort((a, b) => a - b), 'cumulative buckets never decrease');
+    }
+    const build = [...samples].find(([k]) => k.startsWith('queuectl_build_info{'));
+    assert.match(build?.[0] ?? '', /^queuectl_build_info\{version="\d+\.\d+\.\d+[^"]*",node="v[\d.]+"\}$/);
+    assert.equal(build?.[1], 1);
     assert.equal(samples.get('queuectl_workers_alive'), 0);
     const age = samples.get('queuectl_oldest_pending_job_age_seconds')!;
     assert.ok(age >= 89 && age < 200, `oldest due job waited ~90s, got ${age}`);

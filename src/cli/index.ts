@@ -150,6 +150,11 @@ async function main(rawArgv: string[]): Promise<number> {
     .action(async (flags) =>
       (await import('./commands/dashboard.js')).dashboardCommand(ctx, flags, { on: (sig, fn) => process.on(sig, fn) }));
 
+  cli
+    .command('metrics', 'Print the Prometheus metrics (as GET /metrics), without a web server: for node_exporter\'s textfile collector')
+    .example('queuectl metrics > /var/lib/prometheus/node-exporter/queuectl.prom.$$ && mv /var/lib/prometheus/node-exporter/queuectl.prom.$$ /var/lib/prometheus/node-exporter/queuectl.prom')
+    .action(async () => (await import('./commands/metrics.js')).metricsCommand(ctx));
+
   cli.help();
   cli.version(VERSION);
   cli.parse(['node', 'queuectl', ...argv], { run: false });

@@ -13,14 +13,13 @@ import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config.js';
 import { InputError } from '../errors.js';
-import { displayState, getJob, LISTING_ORDER, listJobsPage, type LogTail, oldestDueAt, readLogTail, readStatus, redactEnv } from '../inspect.js';
+import { displayState, getJob, LISTING_ORDER, listJobsPage, type LogTail, readLogTail, readStatus, redactEnv } from '../inspect.js';
 import { ID_PATTERN, type Job } from '../job.js';
-import { readStats } from '../stats.js';
+import { collectMetrics, METRICS_CONTENT_TYPE } from '../metrics.js';
 import { exists, type Store } from '../store.js';
 import { formatDuration } from '../units.js';
 import { apiRouter, parseListQuery, recentActivity, statusPayload, type WebContext } from './api.js';
 import { niceMax, PAGE_STATES, STATE_CHART, stateBars, THROUGHPUT_CHART, throughputColumns } from './charts.js';
-import { formatMetrics, METRICS_CONTENT_TYPE } from './metrics.js';
 import { createCsrf, CSRF_FIELD, isLoopbackHost, loopbackHostOnly, requireToken, securityHeaders, type SendError } from './security.js';
 
 export interface AppOptions {
@@ -90,13 +89,7 @@ export function createApp(opts: AppOptions): express.Express {
   });
 
   app.get('/metrics', async (_req, res) => {
-    const t = now();
-    const [status, stats, oldest] = await Promise.all([
-      readStatus(opts.store, t, opts.config.staleAfterMs),
-      readStats(opts.store),
-      oldestDueAt(opts.store, t),
-    ]);
-    res.type(METRICS_CONTENT_TYPE).send(formatMetrics({ status, stats, oldestDueAt: oldest, now: t }));
+    res.type(METRICS_CONTENT_TYPE).send(await collectMetrics(opts.store, opts.config.staleAfterMs, now()));
   });
 
   app.use('/api', apiRouter(ctx));
