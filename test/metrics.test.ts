@@ -209,6 +209,34 @@ describe('the metrics text', () => {
   });
 });
 
+describe('queuectl metrics, as a person types it', () => {
+  test('--root before, after or as --root=DIR; piped into head; an extra argument or unknown option is exit 2', async (t) => {
+    const q = await makeQueue(t);
+    const { runCli, CLI } = await import('./helpers.js');
+    const outputs: string[] = [];
+    for (const args of [['--root', q.root, 'metrics'], ['metrics', '--root', q.root], [`--root=${q.root}`, 'metrics'], ['metrics', `--root=${q.root}`]]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 0, explain(r));
+      assert.equal(r.stderr, '');
+      assert.ok(r.stdout.endsWith(' 0\n') && !r.stdout.endsWith('\n\n'), 'one newline at the end');
+      outputs.push(r.stdout.replace(/^queuectl_oldest_pending_job_age_seconds .*$/m, ''));
+    }
+    assert.ok(outputs.every((o) => o === outputs[0]), 'the same text whichever way --root is given');
+    assert.match(outputs[0], /^# HELP queuectl_build_info /);
+
+    const head = spawnSync('sh', ['-c', `"${process.execPath}" "${CLI}" metrics --root "${q.root}" | head -1`], { encoding: 'utf8' });
+    assert.match(head.stdout, /^# HELP queuectl_build_info /);
+    assert.equal(head.stderr, '', 'no EPIPE stack trace');
+
+    for (const [args, message] of [[['metrics', 'extra'], /Unused args: `extra`/], [['metrics', '--bogus'], /Unknown option `--bogus`/]] as const) {
+      const r = await runCli([...args], { root: q.root });
+      assert.equal(r.code, 2, explain(r));
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, '');
+    }
+  });
+});
+
 async function stopAll(workers: WorkerProc[]): Promise<void> {
   for (const w of workers) w.kill('SIGTERM');
   await Promise.all(workers.map((w) => w.waitForExit()));
