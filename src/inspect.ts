@@ -71,6 +71,11 @@ export async function readStatus(store: Store, now: number, staleAfterMs: number
   return { root: store.root, counts, workers: workers.map((w) => ({ ...w, current_job: current.get(w.id) ?? null })) };
 }
 
+/** Jobs in dead/ (the nav's badge), from one listing. */
+export async function countDead(store: Store): Promise<number> {
+  return (await listJsonNames(store.dead)).length;
+}
+
 /** One job by id, or null. */
 export async function getJob(store: Store, id: string): Promise<Job | null> {
   for (let i = 0; i < 3; i++) {

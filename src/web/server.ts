@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config.js';
 import { InputError } from '../errors.js';
-import { displayState, getJob, LISTING_ORDER, listJobsPage, type LogTail, readLogTail, readStatus, redactEnv } from '../inspect.js';
+import { countDead, displayState, getJob, LISTING_ORDER, listJobsPage, type LogTail, readLogTail, readStatus, redactEnv } from '../inspect.js';
 import { ID_PATTERN, type Job } from '../job.js';
 import { collectMetrics, METRICS_CONTENT_TYPE } from '../metrics.js';
 import { exists, type Store } from '../store.js';
@@ -151,10 +151,7 @@ export function createApp(opts: AppOptions): express.Express {
   app.get('/jobs/:id', async (req, res) => {
     const id = req.params.id;
     const t = now();
-    const [job, status] = await Promise.all([
-      ID_PATTERN.test(id) ? getJob(opts.store, id) : null,
-      readStatus(opts.store, t, opts.config.staleAfterMs), // for the nav's dead-letter badge
-    ]);
+    const [job, dead] = await Promise.all([ID_PATTERN.test(id) ? getJob(opts.store, id) : null, countDead(opts.store)]);
     if (!job) return sendError(req, res, 404, `No job with id "${id.slice(0, 140)}" in any state`);
     const runs = (job.history?.length ?? 0) + (job.state === 'processing' ? 1 : 0);
     const logs: { run: number; log: LogTail | null }[] = [];
@@ -162,7 +159,7 @@ export function createApp(opts: AppOptions): express.Express {
     res.render('job', {
       title: `Job ${job.id}`,
       nav: 'jobs',
-      counts: status.counts,
+      counts: { dead }, // the nav's dead-letter badge
       job: redactEnv(job),
       state: displayState(job, t),
       logs,
