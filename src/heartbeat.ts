@@ -30,6 +30,8 @@ export interface WorkerInfo extends Partial<HostIdentity> {
   started_at: string;
   /** The root this worker serves (for people reading the file). */
   root: string;
+  /** Set by the worker itself when it is stopping: it takes no more jobs, finishes (or kills) what it runs, and exits. */
+  stop?: boolean;
 }
 
 export interface WorkerStatus extends WorkerInfo {
@@ -48,7 +50,12 @@ export interface Heartbeat {
   info: WorkerInfo;
   /** Touches the file now; resolves to its new mtime. */
   beat(): Promise<number>;
-  /** Removes the file (clean exit). */
+  /**
+   * Rewrites the file (atomically) with `stop: true`, so that `status` and the page show the worker as
+   * stopping instead of idle while jobs wait. Beats go on into the new file. Never throws.
+   */
+  markStopping(): Promise<void>;
+  /** Removes the file (clean exit), after a markStopping() in flight, so the file cannot come back. */
   remove(): Promise<void>;
 }
 
@@ -61,16 +68,41 @@ export async function createHeartbeat(store: Store, workerId: string): Promise<H
   };
   const path = heartbeatPath(store, workerId);
   await writeFileDurable(store, path, `${JSON.stringify(info)}\n`);
-  const fh = await fsp.open(path, 'r+', FILE_MODE);
+  let fh = await fsp.open(path, 'r+', FILE_MODE);
   const first = Buffer.from('{');
+  let marking: Promise<void> | undefined;
+  let removed = false;
   return {
     info,
     async beat() {
       // pwrite of the byte already there: the content stays, the filesystem sets the mtime.
-      await fh.write(first, 0, 1, 0);
-      return (await fh.stat()).mtimeMs;
+      const h = fh;
+      try {
+        await h.write(first, 0, 1, 0);
+        return (await h.stat()).mtimeMs;
+      } catch (err) {
+        if (h === fh) throw err;
+        // markStopping swapped the file (and closed this handle) meanwhile: beat the new one.
+        await fh.write(first, 0, 1, 0);
+        return (await fh.stat()).mtimeMs;
+      }
+    },
+    markStopping() {
+      if (removed || info.stop) return marking ?? Promise.resolve();
+      info.stop = true;
+      marking = (async () => {
+        await writeFileDurable(store, path, `${JSON.stringify(info)}\n`);
+        const old = fh;
+        fh = await fsp.open(path, 'r+', FILE_MODE);
+        await old.close();
+      })().catch(() => {
+        // Only what status shows is lost: the old file still beats.
+      });
+      return marking;
     },
     async remove() {
+      removed = true;
+      await marking;
       await fh.close().catch(() => {});
       await fsp.unlink(path).catch(() => {});
     },

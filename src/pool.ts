@@ -269,6 +269,7 @@ class Pool {
   stop(mode: StopMode): void {
     if (this.stopping === 'force' || this.stopping === mode) return;
     this.stopping = mode;
+    for (const b of this.beats) void b.heartbeat.markStopping(); // status and the page: "stopping", not "idle"
     this.emit({ type: 'stopping', mode });
     if (mode === 'force') for (const s of this.slots) s.running?.abort.abort();
     this.index.wakeAll();

@@ -23,6 +23,7 @@ import {
 } from './lifecycle.js';
 import { killJobProcesses } from './leftovers.js';
 import { afterLostRun, type LostRun } from './outcome.js';
+import { retireStats } from './stats.js';
 import { listJsonNames, parseTmpName, type Store } from './store.js';
 
 export interface RecoveryOptions {
@@ -86,6 +87,8 @@ export async function recover(opts: RecoveryOptions): Promise<RecoveryEvent[]> {
   await recoverStages(opts, judge, events);
   const e = await finishEnqueues(opts.store, opts.now);
   if (e.published.length || e.released.length || e.waiting) events.push({ type: 'enqueues', published: e.published.length, released: e.released.length, waiting: e.waiting });
+  // Counters of worker processes that are gone move into retired.totals; a live one's stay (stats.ts).
+  await retireStats(opts.store, (tag) => judge.deadWorker(tag) !== null, { reference: opts.reference, now: opts.now }).catch(() => 0);
   await removeOldHeartbeats(opts, judge);
   return events;
 }

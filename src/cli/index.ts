@@ -144,11 +144,16 @@ async function main(rawArgv: string[]): Promise<number> {
     .command('dashboard', 'Serve the status page: counts, charts, workers, jobs, dead letter queue, JSON API, /metrics')
     .option('--port <port>', 'Port to listen on (default 5000; 0 picks a free one)')
     .option('--host <host>', 'Address to listen on (default 127.0.0.1; any other needs --token)')
-    .option('--token <token>', 'Require this secret on every request (default: $QUEUECTL_DASHBOARD_TOKEN)')
+    .option('--token <token>', 'Require this secret on every request (default: $QUEUECTL_DASHBOARD_TOKEN, else a random one, printed in the URL)')
     .example('queuectl dashboard')
     .example('queuectl dashboard --host 0.0.0.0 --token "$(openssl rand -hex 16)"')
     .action(async (flags) =>
       (await import('./commands/dashboard.js')).dashboardCommand(ctx, flags, { on: (sig, fn) => process.on(sig, fn) }));
+
+  cli
+    .command('metrics', 'Print the Prometheus metrics (as GET /metrics), without a web server: for node_exporter\'s textfile collector')
+    .example('queuectl metrics > /var/lib/prometheus/node-exporter/queuectl.prom.$$ && mv /var/lib/prometheus/node-exporter/queuectl.prom.$$ /var/lib/prometheus/node-exporter/queuectl.prom')
+    .action(async () => (await import('./commands/metrics.js')).metricsCommand(ctx));
 
   cli.help();
   cli.version(VERSION);

@@ -5,7 +5,7 @@ import pc from 'picocolors';
 import { cancelJob, deadIds, retryDead, waitForJobs } from '../../admin.js';
 import { loadConfig } from '../../config.js';
 import { InputError, isErrno, JobNotFoundError } from '../../errors.js';
-import { getJob, listJobs } from '../../inspect.js';
+import { getJob, listJobsPage } from '../../inspect.js';
 import { purgeCompleted, purgeDead } from '../../retention.js';
 import { logPath } from '../../store.js';
 import { formatDuration, parseDurationMs } from '../../units.js';
@@ -19,7 +19,7 @@ export async function dlqCommand(ctx: Context, action: string, ids: string[], fl
   switch (action) {
     case 'list': {
       const limit = intOption(flags.limit, '--limit', 1) ?? 100;
-      const jobs = await listJobs(store, { state: 'dead', limit, now: Date.now() });
+      const { jobs } = await listJobsPage(store, { state: 'dead', limit, now: Date.now() });
       if (flags.json) {
         printJson(ctx.out, jobs.map((j) => ({ ...j, env: j.env ? Object.fromEntries(Object.keys(j.env).map((k) => [k, '***'])) : undefined })));
         return 0;

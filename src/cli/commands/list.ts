@@ -3,18 +3,10 @@
 import pc from 'picocolors';
 import { loadConfig } from '../../config.js';
 import { InputError, JobNotFoundError } from '../../errors.js';
-import { getJob, LIST_STATES, type ListState, listJobs, redactEnv } from '../../inspect.js';
-import type { Job } from '../../job.js';
+import { displayState, getJob, LIST_STATES, type ListState, listJobsPage, redactEnv } from '../../inspect.js';
 import { formatDuration } from '../../units.js';
 import { type Context, intOption, rawOption } from '../context.js';
 import { colorState, printJson, relative, table } from '../format.js';
-
-/** The state a person sees: pending/ splits into pending, scheduled and failed. */
-export function displayState(job: Job, now: number): string {
-  if (job.state !== 'pending') return job.state;
-  if (job.attempts > 0) return 'failed';
-  return Date.parse(job.available_at) > now ? 'scheduled' : 'pending';
-}
 
 export async function listCommand(ctx: Context, flags: { state?: string; limit?: unknown; json?: boolean }): Promise<void> {
   const state = rawOption(ctx.argv, '--state') ?? flags.state;
@@ -25,7 +17,7 @@ export async function listCommand(ctx: Context, flags: { state?: string; limit?:
   const now = Date.now();
   const store = await ctx.store();
   const { maxRetries } = await loadConfig(store);
-  const jobs = await listJobs(store, { state: state as ListState | 'all' | undefined, limit, now, maxRetries });
+  const { jobs } = await listJobsPage(store, { state: (state ?? 'all') as ListState | 'all', limit, now, maxRetries });
   if (flags.json) return printJson(ctx.out, jobs.map(redactEnv));
   if (jobs.length === 0) {
     ctx.out(pc.dim(`No ${state && state !== 'all' ? `${state} ` : ''}jobs.`));
