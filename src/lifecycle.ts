@@ -4,8 +4,11 @@
 // FOLDERS AND NAMES (the folder is the state; names are the index: nothing is opened to choose a job)
 //   pending/<at:13>-<prio+1000:4>-<attempts:3>-<id>.json   a job waiting; sorted names are the schedule
 //   pending/<anything else>.json                           a file a producer dropped: taken in by intake
-//   pending/.stage~<owner>~<pending name>                  a job on its way back to pending/ (hidden)
-//   pending/.intake~<owner>~<pending name>                 a dropped file being taken in (hidden)
+//   pending/.stage~<owner>~<pending name>/job             a job on its way back to pending/ (hidden)
+//   pending/.intake~<owner>~<pending name>/job            a dropped file being taken in (hidden)
+//             (a stage is a folder: the mover's workspace. Once recovery renames it away, every later
+//             step of the mover names a path that no longer exists, so a worker frozen mid-move and woken
+//             up later cannot put a second copy anywhere.)
 //   processing/<pending name minus .json>~<worker>~<seq>.json   a claim: the job runs (or is taken in)
 //   processing/.<claim>.final                              the final record of a claim, before its move
 //   completed/<YYYYMMDDHH>/<id>.json, dead/<id>.json       finished jobs (hour of finish, UTC)
@@ -20,12 +23,12 @@
 // moved it first, and the mover walks away having changed nothing)
 //   enqueue   tmp/enq.. (fsynced) -link-> ids/<id>; [commit]; -rename-> pending/<name>; [commit removed]
 //   claim     pending/<name> -> processing/<claim>                                     (ENOENT: lost race)
-//   intake    claim of a dropped file; record written to tmp/ and its id linked; claim -> .intake stage
-//             (the fence); record renamed over the stage; stage -> pending/<name>
+//   intake    claim of a dropped file; record written to tmp/ and its id linked; claim -> .intake~../job
+//             (the fence); record renamed over it; it -> pending/<name>; the empty stage removed
 //   complete  record -> processing/.<claim>.final (the intent); claim -> completed/<hour>/<id>.json (the
 //             fence); intent renamed over it.   bury: the same to dead/<id>.json
-//   requeue   record -> tmp/; claim (or dead/<id>.json) -> .stage (the fence); record renamed over the
-//             stage; stage -> pending/<name>
+//   requeue   record -> tmp/; claim (or dead/<id>.json) -> .stage~../job (the fence); record renamed
+//             over it; it -> pending/<name>; the empty stage removed
 //   quarantine  claim (or any file of the mover's) -> quarantine/<name>.<ms>; reason written beside it
 //   release   quarantine/<x> -link-> pending/<name> (never replacing a file), then unlinked
 //
@@ -40,6 +43,8 @@
 //   complete/bury, after the fence    the intent over the old record: the final record is put in place
 //   requeue, after the fence          a stage with the old record: the lost run is counted, then published
 //   requeue, record in the stage      a stage with the new record: published
+//   any move, stage empty             removed
+// Recovery takes a dead owner's stage by renaming it to a stage of its own (the fence), then finishes it.
 // Moves that must not replace a file whose name another process can pick use link + unlink: rename(2)
 // silently replaces its target.
 
@@ -433,6 +438,8 @@ function finishMove(store: Store, from: string, dest: string, job: Job, step: 'c
   try {
     fs.renameSync(intent, dest);
   } catch (err) {
+    // Gone: this process was paused after its fence and recovery put the record in place meanwhile.
+    if (isErrno(err, 'ENOENT')) return true;
     throw new RecordWriteError(dest, job, err);
   }
   fault(`${step}-after-write`);
@@ -505,33 +512,101 @@ function safeParse(text: string): Job | null {
 
 // ==== requeue (back to pending/) ==========================================================================
 
+/** A stage folder and its job file. */
+function stagePaths(store: Store, kind: StageKind, owner: string, name: string): { dir: string; file: string } {
+  const dir = join(store.pending, stageName(kind, owner, name));
+  return { dir, file: join(dir, STAGE_FILE) };
+}
+
+/** The job file inside a stage folder. */
+export const STAGE_FILE = 'job';
+
+function makeStageDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { mode: DIR_MODE });
+  } catch (err) {
+    if (!isErrno(err, 'EEXIST')) throw withSubject(err, `make ${dir}`);
+  }
+}
+
+/** Removes a stage folder once its job has left it; gone or not empty (someone else's now) is fine. */
+function removeStageDir(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR')) throw err;
+  }
+}
+
+/** rename(2) that reports ENOENT (a path of the move was taken over) as false. */
+function renameFenced(from: string, to: string): boolean {
+  return fence(from, to);
+}
+
 /**
- * Moves the file at `from` (a claim, or a dead job) back to pending/ with `job` as its new record.
- * Returns false, having changed nothing, when `from` is gone (the fence).
+ * Moves the file at `from` (a claim, or a dead job) back to pending/ with `job` as its new record, through
+ * a stage folder of `owner`. Returns false, having changed nothing visible, when `from` is gone (the
+ * fence) or when recovery took the stage over while this process was paused after the fence.
  */
 export async function requeue(store: Store, from: string, job: Job, owner: string, fault = noFault): Promise<boolean> {
   const name = pendingName(job);
   const tmp = await writeTmp(store, 'requeue', serializeJob(job), true, job.id);
-  fault('requeue-before-fence');
-  const stage = join(store.pending, stageName('stage', owner, name));
   try {
-    await fsp.rename(from, stage);
-  } catch (err) {
-    await fsp.unlink(tmp).catch(() => {});
-    if (isErrno(err, 'ENOENT')) return false;
-    throw err;
+    fault('requeue-before-fence');
+    const stage = stagePaths(store, 'stage', owner, name);
+    makeStageDir(stage.dir);
+    if (!renameFenced(from, stage.file)) {
+      removeStageDir(stage.dir);
+      return false;
+    }
+    fault('requeue-after-fence');
+    if (!renameFenced(tmp, stage.file)) return false;
+    fault('requeue-before-publish');
+    if (!renameFenced(stage.file, join(store.pending, name))) return false;
+    fault('requeue-after-publish');
+    removeStageDir(stage.dir);
+    return true;
+  } finally {
+    fs.rmSync(tmp, { force: true });
   }
-  fault('requeue-after-fence');
-  await fsp.rename(tmp, stage);
-  fault('requeue-before-publish');
-  await fsp.rename(stage, join(store.pending, name));
-  fault('requeue-after-publish');
-  return true;
 }
 
-/** Publishes a stage (its owner died after writing the record): stage -> pending/<name>. False if gone. */
-export function publishStage(store: Store, stageFile: string, name: string): boolean {
-  return fence(join(store.pending, stageFile), join(store.pending, name));
+/**
+ * Takes a stage of a dead owner for this process: renames it to a stage of `owner` (the fence against
+ * the dead owner and against other recovering processes). Returns the paths it now has, or null when
+ * another process took it first. A stage written by an older queuectl is a plain file: it moves as is.
+ */
+export function takeStage(store: Store, stageFile: string, owner: string): { dir: string | null; file: string } | null {
+  const stage = parseStageName(stageFile);
+  if (!stage) return null;
+  const from = join(store.pending, stageFile);
+  const to = stagePaths(store, stage.kind, owner, stage.name);
+  if (from === to.dir) return { dir: to.dir, file: to.file };
+  const st = fs.lstatSync(from, { throwIfNoEntry: false });
+  if (!st) return null;
+  if (!st.isDirectory()) {
+    // Legacy stage file: move it into a stage folder of ours.
+    makeStageDir(to.dir);
+    if (!renameFenced(from, to.file)) {
+      removeStageDir(to.dir);
+      return null;
+    }
+    return { dir: to.dir, file: to.file };
+  }
+  if (!renameFenced(from, to.dir)) return null;
+  return { dir: to.dir, file: to.file };
+}
+
+/** Publishes the job of a stage folder this process holds: job -> pending/<name>, folder removed. */
+export function publishStage(store: Store, stage: { dir: string | null; file: string }, name: string): boolean {
+  const ok = renameFenced(stage.file, join(store.pending, name));
+  if (stage.dir) removeStageDir(stage.dir);
+  return ok;
+}
+
+/** Removes a stage folder this process holds whose job is gone (an empty stage). */
+export function dropStage(stage: { dir: string | null; file: string }): void {
+  if (stage.dir) removeStageDir(stage.dir);
 }
 
 // ==== intake of dropped files =============================================================================
@@ -594,16 +669,19 @@ export async function intake(store: Store, claimPath: string, originalName: stri
     }
     fault('intake-after-reserve');
     const name = pendingName(job);
-    const stage = join(store.pending, stageName('intake', opts.owner, name));
-    if (!fence(claimPath, stage)) {
+    const stage = stagePaths(store, 'intake', opts.owner, name);
+    makeStageDir(stage.dir);
+    if (!renameFenced(claimPath, stage.file)) {
       if (reserved) releaseIfTwin(store, job.id, tmp);
+      removeStageDir(stage.dir);
       return { kind: 'fenced' };
     }
     fault('intake-after-fence');
-    fs.renameSync(tmp, stage);
+    if (!renameFenced(tmp, stage.file)) return { kind: 'fenced' };
     fault('intake-after-write');
-    fs.renameSync(stage, join(store.pending, name));
+    if (!renameFenced(stage.file, join(store.pending, name))) return { kind: 'fenced' };
     fault('intake-after-publish');
+    removeStageDir(stage.dir);
     return { kind: 'taken', job, name };
   } finally {
     fs.rmSync(tmp, { force: true });
@@ -653,40 +731,40 @@ async function readSettled(path: string, settleMs: number, now: () => number): P
 }
 
 /**
- * Recovery of an .intake stage whose owner died after the fence: the stage holds the record (publish
- * it), or still the producer's bytes (take them in under the id the stage name carries, reserved for
- * them already). Returns the published job, or null when someone else finished first.
+ * Recovery of an .intake stage this process took (takeStage) from an owner that died after the fence: the
+ * stage holds the record (publish it), or still the producer's bytes (take them in under the id the stage
+ * name carries, reserved for them already), or nothing (remove it).
  */
-export async function finishIntakeStage(store: Store, stageFile: string, opts: Omit<IntakeOptions, 'owner' | 'fault'>): Promise<IntakeResult> {
-  const stage = parseStageName(stageFile);
-  const path = join(store.pending, stageFile);
-  const target = stage ? parsePendingName(stage.name) : null;
-  if (!stage || !target) return toQuarantine(store, path, stageFile, 'a hidden intake file with a name queuectl did not make', opts.now());
-  const read = readJobFileSync(path);
-  if (!read.ok) return read.gone ? { kind: 'fenced' } : toQuarantine(store, path, stage.name, read.problem, opts.now());
+export async function finishIntakeStage(store: Store, stage: { dir: string | null; file: string }, name: string, opts: Omit<IntakeOptions, 'owner' | 'fault'>): Promise<IntakeResult> {
+  const target = parsePendingName(name);
+  if (!target) return toQuarantine(store, stage.file, name, 'a hidden intake file with a name queuectl did not make', opts.now());
+  const read = readJobFileSync(stage.file);
+  if (!read.ok) {
+    if (read.gone) {
+      dropStage(stage);
+      return { kind: 'fenced' };
+    }
+    return toQuarantine(store, stage.file, name, read.problem, opts.now());
+  }
   const value = safeParse(read.text);
   const record = value && typeof value === 'object' ? (value as Job) : null;
-  if (record && record.id === target.id && typeof record.created_at === 'string' && !recordProblem(record) && pendingName(record) === stage.name) {
-    return publishStage(store, stageFile, stage.name) ? { kind: 'taken', job: record, name: stage.name } : { kind: 'fenced' };
+  if (record && record.id === target.id && typeof record.created_at === 'string' && !recordProblem(record) && pendingName(record) === name) {
+    return publishStage(store, stage, name) ? { kind: 'taken', job: record, name } : { kind: 'fenced' };
   }
-  const source = markerRecord(store, target.id)?.source ?? stage.name;
+  const source = markerRecord(store, target.id)?.source ?? name;
   let job: Job;
   try {
     job = createJob(value, `pending/${source}`, opts.now(), opts.defaults, () => target.id);
   } catch (err) {
-    return toQuarantine(store, path, source, (err as Error).message, opts.now());
+    return toQuarantine(store, stage.file, source, (err as Error).message, opts.now());
   }
   job.id = target.id;
   job.source = source;
-  const name = pendingName(job);
+  const next = pendingName(job);
   const tmp = await writeTmp(store, 'intake', serializeJob(job), true, job.id);
   try {
-    // Same name: the stage is ours to finish (its owner is dead); a rename over it keeps one file.
-    const again = join(store.pending, stageName('intake', processTag().text, name));
-    if (!fence(path, again)) return { kind: 'fenced' };
-    fs.renameSync(tmp, again);
-    fs.renameSync(again, join(store.pending, name));
-    return { kind: 'taken', job, name };
+    if (!renameFenced(tmp, stage.file)) return { kind: 'fenced' };
+    return publishStage(store, stage, next) ? { kind: 'taken', job, name: next } : { kind: 'fenced' };
   } finally {
     fs.rmSync(tmp, { force: true });
   }

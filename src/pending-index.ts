@@ -11,7 +11,7 @@
 //    A name that no longer exists costs one failed rename (ENOENT) in the claim.
 
 import { existsSync, promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { isErrno } from './errors.js';
 import { Heap } from './heap.js';
 import { type PendingName, parsePendingName } from './lifecycle.js';
@@ -85,8 +85,9 @@ export class PendingIndex {
         depth: 0,
         ignoreInitial: true,
         persistent: true,
-        // Ignore every file: chokidar then holds one watch for the folder, and raw events still name arrivals.
-        ignored: (_path: string, stats?: { isFile(): boolean }) => !!stats && stats.isFile(),
+        // Ignore every file (chokidar then holds one watch for the folder, and raw events still name
+        // arrivals) and the hidden stage folders of moves in progress (never watched: they live microseconds).
+        ignored: (path: string, stats?: { isFile(): boolean }) => (!!stats && stats.isFile()) || (path !== this.opts.dir && basename(path).startsWith('.')),
       });
       // chokidar lists a watched folder, lstat-ing every entry, at start and again on every change in it
       // (throttled to about twice a second). With thousands of pending files and a claim per millisecond

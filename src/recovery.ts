@@ -18,8 +18,8 @@ import { type HeartbeatMemory, readWorkers, type WorkerStatus } from './heartbea
 import { isLocalHost, parseProcessTag } from './identity.js';
 import type { Job, JobDefaults } from './job.js';
 import {
-  bury, claimOfIntent, finishEnqueues, finishIntakeStage, intake, markerPath, ownerLiveness, parseClaimName, parseStageName,
-  pendingName, publishStage, quarantine, readClaimForRecovery, requeue, resolveIntent, stageFiles,
+  bury, claimOfIntent, dropStage, finishEnqueues, finishIntakeStage, intake, markerPath, ownerLiveness, parseClaimName, parseStageName,
+  pendingName, publishStage, quarantine, readClaimForRecovery, requeue, resolveIntent, stageFiles, takeStage,
 } from './lifecycle.js';
 import { killJobProcesses } from './leftovers.js';
 import { afterLostRun, type LostRun } from './outcome.js';
@@ -143,33 +143,52 @@ async function recoverStages(opts: RecoveryOptions, judge: Judge, events: Recove
   const { store } = opts;
   const names = opts.pendingNames ?? (await fsp.readdir(store.pending).catch(() => [] as string[]));
   for (const file of stageFiles(names)) {
-    const stage = parseStageName(file);
-    if (!stage) continue;
-    const path = join(store.pending, file);
-    const st = fs.statSync(path, { throwIfNoEntry: false });
-    if (!st || !judge.deadOwner(stage.owner, st.mtimeMs)) continue;
-    if (stage.kind === 'intake') {
-      const r = await finishIntakeStage(store, file, { now: () => opts.now, defaults: opts.defaults });
-      if (r.kind === 'taken') events.push({ type: 'normalized', name: r.job.source ?? stage.name, id: r.job.id });
-      else if (r.kind === 'quarantined') events.push({ type: 'quarantined', name: stage.name, reason: r.reason });
+    const s = parseStageName(file);
+    if (!s || s.owner === opts.owner) continue;
+    const st = fs.statSync(join(store.pending, file), { throwIfNoEntry: false });
+    if (!st || !judge.deadOwner(s.owner, st.mtimeMs)) continue;
+    const stage = takeStage(store, file, opts.owner);
+    if (!stage) continue; // another process was first
+    if (s.kind === 'intake') {
+      const r = await finishIntakeStage(store, stage, s.name, { now: () => opts.now, defaults: opts.defaults });
+      if (r.kind === 'taken') events.push({ type: 'normalized', name: r.job.source ?? s.name, id: r.job.id });
+      else if (r.kind === 'quarantined') events.push({ type: 'quarantined', name: s.name, reason: r.reason });
       continue;
     }
-    const read = readClaimForRecovery(path);
-    if (!read) continue;
-    if (!read.job) {
-      if (await quarantine(store, path, stage.name, read.problem ?? 'unreadable', opts.now)) events.push({ type: 'quarantined', name: stage.name, reason: read.problem ?? '' });
-      continue;
-    }
-    if (pendingName(read.job) !== stage.name) {
-      // Its owner died after the fence but before writing the new record: the stage still holds the record
-      // from before the run. Account for that run as a lost one, as for a stale claim.
-      const lost: LostRun = { worker: stage.owner, host: 'unknown', pid: 0, startedAt: read.claimedAt, why: 'it died while moving the job back to pending/' };
-      const to = await moveLost(opts, path, read.job, lost);
-      if (to) events.push({ type: 'recovered', id: read.job.id, from: stage.owner, to, killed: 0 });
-      continue;
-    }
-    if (publishStage(store, file, stage.name)) events.push({ type: 'published', name: stage.name });
+    await finishStage(opts, stage, s.name, s.owner, events);
   }
+}
+
+/** A requeue stage this process took over: publish its record, or count the run its old record misses. */
+async function finishStage(opts: RecoveryOptions, stage: { dir: string | null; file: string }, name: string, owner: string, events: RecoveryEvent[]): Promise<void> {
+  const { store } = opts;
+  // A bury from the stage (a lost run with no retries left) may have died half-way: finish that first.
+  const intent = await resolveIntent(store, stage.file);
+  if (intent && intent.did !== 'dropped') {
+    dropStage(stage);
+    events.push({ type: 'recovered', id: intent.job.id, from: owner, to: intent.job.state === 'completed' ? 'completed' : 'dead', killed: 0 });
+    return;
+  }
+  const read = readClaimForRecovery(stage.file);
+  if (!read) {
+    dropStage(stage); // empty: its owner died before its fence or after its publish
+    return;
+  }
+  if (!read.job) {
+    if (await quarantine(store, stage.file, name, read.problem ?? 'unreadable', opts.now)) events.push({ type: 'quarantined', name, reason: read.problem ?? '' });
+    dropStage(stage);
+    return;
+  }
+  if (pendingName(read.job) !== name) {
+    // Its owner died after the fence but before writing the new record: the stage still holds the record
+    // from before the run. Account for that run as a lost one, as for a stale claim.
+    const lost: LostRun = { worker: owner, host: 'unknown', pid: 0, startedAt: read.claimedAt, why: 'it died while moving the job back to pending/' };
+    const to = await moveLost(opts, stage.file, read.job, lost);
+    dropStage(stage);
+    if (to) events.push({ type: 'recovered', id: read.job.id, from: owner, to, killed: 0 });
+    return;
+  }
+  if (publishStage(store, stage, name)) events.push({ type: 'published', name });
 }
 
 /** Heartbeat files (and requests to them) of workers gone for an hour (or ten times stale-after). */
