@@ -134,6 +134,15 @@ async function main(rawArgv: string[]): Promise<number> {
     .action(async (id: string, flags) => (await import('./commands/jobs.js')).logsCommand(ctx, String(id), flags));
 
   cli
+    .command('quarantine [action] [...names]', 'Files that were not valid jobs: quarantine list | quarantine release NAME... | --all')
+    .option('--all', 'release: every quarantined file')
+    .option('--json', 'list: machine-readable output')
+    .example('queuectl quarantine list')
+    .example('queuectl quarantine release job.json.1764614400000')
+    .action(async (action: string | undefined, names: string[], flags) =>
+      (await import('./commands/quarantine.js')).quarantineCommand(ctx, action === undefined ? undefined : String(action), names.map(String), flags));
+
+  cli
     .command('purge', 'Remove finished jobs: purge --state completed|dead [--older-than DUR]')
     .option('--state <state>', 'completed (default) or dead')
     .option('--older-than <duration>', 'Only jobs finished longer ago than this (default: all)')
