@@ -191,6 +191,8 @@ export class PendingIndex {
   private async doRescan(): Promise<void> {
     let names: string[];
     try {
+      // Never through a link: pending/ swapped for a symlink must not feed the index (store.checkFolders).
+      if (!(await fsp.lstat(this.opts.dir)).isDirectory()) return;
       names = await fsp.readdir(this.opts.dir);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return;

@@ -96,6 +96,8 @@ class Pool {
   private readonly memory: HeartbeatMemory = new Map();
   private reaping: Promise<void> | undefined;
   private configStamp = '';
+  /** Set while the root's folders are not as they must be (a symlink, another filesystem): nothing is claimed. */
+  private broken: string | null = null;
   done: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: PoolOptions) {
@@ -247,7 +249,15 @@ class Pool {
 
   private async reapOnce(useIndexListing: boolean): Promise<void> {
     try {
-      checkFolders(this.store);
+      try {
+        checkFolders(this.store);
+        if (this.broken) this.emit({ type: 'error', message: 'the queue root is sound again; claiming resumes' });
+        this.broken = null;
+      } catch (err) {
+        this.broken = (err as Error).message;
+        this.emit({ type: 'error', message: `not claiming: ${this.broken}` });
+        return;
+      }
       const events = await recover({
         store: this.store, staleAfterMs: this.config.staleAfterMs, policy: this.policy, defaults: { maxRetries: this.config.maxRetries, cwd: null },
         reference: this.reference, self: this.self, owner: this.slots[0].id, now: Date.now(), memory: this.memory,
@@ -281,7 +291,7 @@ class Pool {
   private deps(): WorkerDeps {
     const store = this.store;
     return {
-      take: () => this.index.take(),
+      take: () => (this.broken ? null : this.index.take()),
       waitForWork: () => this.index.waitForWork(),
       stopping: () => this.stopping,
       claim: (slot, name) => claim(store, name, slot.id, slot.seq++),
