@@ -42,6 +42,11 @@ export interface EnqueueOptions {
   ifAbsent?: boolean;
   /** Called as the batch is written and published (for a progress line). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Fault injection (torture suite, via QUEUECTL_FAULT): enqueue-after-write, enqueue-reserving (half the
+   * ids reserved), enqueue-after-commit, enqueue-publishing (half the jobs published).
+   */
+  fault?: (point: string) => void;
 }
 
 export interface EnqueueReport {
@@ -82,10 +87,12 @@ export async function enqueueBatch(store: Store, inputs: EnqueueInput[], opts: E
   let commit: string | null = null;
   try {
     await writeAll(store, jobs, inputs, batch, group, entries, opts);
+    opts.fault?.('enqueue-after-write');
     const existing = await reserveAll(store, entries, reserved, opts);
     const publish = reserved;
-    if (publish.length >= 2) commit = writeCommitSync(store, batch, publish.length);
+    if (publish.length >= 2) commit = writeCommitSync(store, batch);
     await flushBeforePublish(store, publish, group, commit !== null);
+    opts.fault?.('enqueue-after-commit');
     const published = publishAll(store, publish, commit !== null, opts);
     if (published < publish.length) {
       // Committed (only a committed batch gets here with a failure): acknowledged whole, published later.
@@ -144,6 +151,7 @@ async function reserveAll(store: Store, entries: Entry[], reserved: Entry[], opt
   const existing: string[] = [];
   let swept = false;
   for (const e of entries) {
+    if (reserved.length === Math.floor(entries.length / 2)) opts.fault?.('enqueue-reserving');
     if (reserveIdSync(store, e.job.id, e.tmp)) {
       reserved.push(e);
       continue;
@@ -191,6 +199,7 @@ async function flushBeforePublish(store: Store, publish: Entry[], group: boolean
 function publishAll(store: Store, publish: Entry[], committed: boolean, opts: EnqueueOptions): number {
   let done = 0;
   for (const e of publish) {
+    if (done === Math.floor(publish.length / 2)) opts.fault?.('enqueue-publishing');
     try {
       publishSync(store, e.tmp, pendingName(e.job));
     } catch (err) {

@@ -854,9 +854,10 @@ function hasCommit(tmpNames: string[], owner: string, batch: string): boolean {
  * The commit point of a batch of two or more jobs: from this file's creation on, the batch is acknowledged
  * as a whole, and anyone may publish what is left of it in tmp/ once its writer is gone. Returns its path.
  */
-export function writeCommitSync(store: Store, batch: string, count: number): string {
+export function writeCommitSync(store: Store, batch: string): string {
   const path = tmpPath(store, 'commit', batch);
-  fs.writeFileSync(path, `${count} jobs\n`, { mode: 0o600, flag: 'wx' });
+  // Empty: it needs an inode but no data block, so a full disk fails it before it exists, never half-way.
+  fs.closeSync(fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600));
   return path;
 }
 

@@ -28,7 +28,7 @@ export interface Queue {
   /** A file jobs append to; one line per run. */
   ledger: string;
   /** Runs the CLI on this root. */
-  cli(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<CliResult>;
+  cli(args: string[], opts?: { input?: string; timeoutMs?: number; env?: Record<string, string | undefined> }): Promise<CliResult>;
   /** Runs the CLI on this root and asserts exit 0; returns stdout. */
   ok(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<string>;
 }
@@ -47,7 +47,7 @@ export async function makeQueue(t: TestContext, config: Record<string, string> =
   });
   await fsp.mkdir(tmp.root, { mode: 0o700 });
   await fsp.writeFile(join(tmp.root, 'config.json'), `${JSON.stringify({ ...FAST_CONFIG, ...config }, null, 2)}\n`, { mode: 0o600 });
-  const cli = (args: string[], opts: { input?: string; timeoutMs?: number } = {}) => runCli(args, { root: tmp.root, cwd: tmp.dir, ...opts });
+  const cli = (args: string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string | undefined> } = {}) => runCli(args, { root: tmp.root, cwd: tmp.dir, ...opts });
   return {
     dir: tmp.dir,
     root: tmp.root,

@@ -2,7 +2,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../../config.js';
-import { enqueueJobs, type EnqueueInput } from '../../enqueue.js';
+import { enqueueBatch, type EnqueueInput } from '../../enqueue.js';
 import { InputError } from '../../errors.js';
 import { type Context, intOption, rawOption, rawOptions } from '../context.js';
 import { printJson } from '../format.js';
@@ -118,8 +118,22 @@ export async function enqueueCommand(ctx: Context, positional: string[], flags: 
   }
   const store = await ctx.store();
   const config = await loadConfig(store);
-  const jobs = await enqueueJobs(store, inputs, { now: Date.now(), maxRetries: config.maxRetries, cwd: ctx.cwd });
+  const fault = ctx.env.QUEUECTL_FAULT;
+  const report = await enqueueBatch(store, inputs, {
+    now: Date.now(),
+    maxRetries: config.maxRetries,
+    cwd: ctx.cwd,
+    // QUEUECTL_FAULT=<step>[:stop]: SIGKILL (or SIGSTOP) at that step of the batch, for the torture suite.
+    fault: fault ? (point) => {
+      const [at, how] = fault.split(':');
+      if (point === at) process.kill(process.pid, how === 'stop' ? 'SIGSTOP' : 'SIGKILL');
+    } : undefined,
+  });
+  const jobs = report.jobs;
   if (flags.json) printJson(ctx.out, jobs.map((j) => j.id));
   else if (jobs.length === 1) ctx.out(`Enqueued ${jobs[0].id}`);
   else ctx.out(`Enqueued ${jobs.length} jobs`);
+  if (report.waiting > 0) {
+    ctx.err(`warning: ${report.waiting} of these jobs are not in pending/ yet (no space left to add them there); they are committed in tmp/ and a worker publishes them once there is room: do not enqueue them again`);
+  }
 }
