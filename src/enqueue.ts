@@ -107,7 +107,7 @@ export async function enqueueBatch(store: Store, inputs: EnqueueInput[], opts: E
     if (commit) fs.rmSync(commit, { force: true });
     abandonUncommitted(store, reserved.map((e) => ({ id: e.job.id, tmp: e.tmp })));
     await settleLimit(entries, IN_FLIGHT, (e) => fsp.unlink(e.tmp));
-    throw describeWriteError(err);
+    throw describeWriteError(err, store.root);
   }
 }
 
@@ -221,9 +221,9 @@ async function flushAfterPublish(store: Store, publish: Entry[], group: boolean)
 }
 
 /** Turns ENOSPC and friends into a message that says what happened to the batch. */
-function describeWriteError(err: unknown): unknown {
+function describeWriteError(err: unknown, root: string): unknown {
   const code = (err as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOSPC') return new QueuectlError(`No space left on device (${(err as NodeJS.ErrnoException).path ?? 'queue root'}); nothing was enqueued`, 'ENOSPC', { cause: err });
+  if (code === 'ENOSPC') return new QueuectlError(`No space left on device on the filesystem of the queue root ${root}; nothing was enqueued`, 'ENOSPC', { cause: err });
   if (code === 'EDQUOT') return new QueuectlError('Disk quota exceeded; nothing was enqueued', 'EDQUOT', { cause: err });
   if (isErrno(err, 'EROFS')) return new QueuectlError('The queue root is on a read-only filesystem; nothing was enqueued', 'EROFS', { cause: err });
   return err;

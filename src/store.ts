@@ -245,7 +245,12 @@ export function writeTmpSync(store: Store, kind: string, data: string, detail?: 
 
 /** Writes `dest` atomically: tmp file, fsync, rename over dest. The caller fsyncs dest's folder if it must. */
 export async function writeFileDurable(store: Store, dest: string, data: string | Buffer): Promise<void> {
-  const tmp = await writeTmp(store, 'write', data);
+  let tmp: string;
+  try {
+    tmp = await writeTmp(store, 'write', data);
+  } catch (err) {
+    throw withSubject(err, `write ${dest}`, true); // the file being written, not its tmp/ name
+  }
   try {
     await fsp.rename(tmp, dest);
   } catch (err) {
@@ -323,11 +328,12 @@ export function forgetRealDir(dir: string): void {
  * An error of a file operation, with what was being done in its message ("cannot write
  * /q/config.json: no space left on device"), instead of Node's raw `ENOSPC: ..., write`.
  */
-export function withSubject(err: unknown, what: string): Error {
-  const e = err as NodeJS.ErrnoException;
-  if (!e || typeof e !== 'object' || typeof e.code !== 'string' || (e as { subject?: boolean }).subject) return err as Error;
-  const text = ERRNO_TEXT[e.code] ?? e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
-  const wrapped = new QueuectlError(`Cannot ${what}: ${text}`, e.code, { cause: err }) as QueuectlError & { subject: boolean; errno?: number; path?: string };
+export function withSubject(err: unknown, what: string, replace = false): Error {
+  let e = err as NodeJS.ErrnoException;
+  if (replace && (e as { subject?: boolean })?.subject && e.cause) e = e.cause as NodeJS.ErrnoException;
+  else if (!e || typeof e !== 'object' || typeof e.code !== 'string' || (e as { subject?: boolean }).subject) return err as Error;
+  const text = ERRNO_TEXT[e.code ?? ""] ?? e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+  const wrapped = new QueuectlError(`Cannot ${what}: ${text}`, e.code!, { cause: e }) as QueuectlError & { subject: boolean; errno?: number; path?: string };
   wrapped.subject = true;
   wrapped.path = e.path;
   return wrapped;
