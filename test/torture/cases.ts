@@ -7,7 +7,7 @@ import { caseDiskFull } from './diskfull.js';
 import { caseFaults, caseZombie } from './faults.js';
 import { caseLedger, caseRacing, caseStorm } from './load.js';
 import { caseSecurity } from './security.js';
-import { caseShared } from './shared.js';
+import { caseShared, caseSharedSsh } from './shared.js';
 import { caseClock, caseWatcher } from './timing.js';
 
 export interface Case {
@@ -28,5 +28,6 @@ export const CASES: Case[] = [
   { id: '8', key: 'bad-input', title: 'Bad input corpus: through the CLI and dropped as files into pending/', run: caseBadInput },
   { id: '9', key: 'clock', title: 'Clock: future jobs never early, far past and far future, a step back (simulated)', run: caseClock },
   { id: '10', key: 'shared-fs', title: 'Shared filesystem: one folder mounted twice (bindfs), two hosts (unshare -u), one killed', run: caseShared },
+  { id: '11', key: 'shared-sshfs', title: 'Shared filesystem over sshfs: one folder mounted twice from an sshd on 127.0.0.1, two hosts (UTS + PID namespaces), one crashed', run: caseSharedSsh },
   { id: 'sec', key: 'security', title: 'Security: modes under umask 000, unsafe roots refused, no escape from the root, env values hidden', run: caseSecurity },
 ];

@@ -6,7 +6,7 @@
 // Nothing here mocks the filesystem, the clock or the processes. Builds on ../helpers.ts (runCli, waitFor).
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, type CliResult, explain, REPO, runCli, waitFor } from '../helpers.js';
@@ -234,6 +234,14 @@ export interface WorkerOptions {
   env?: Record<string, string>;
   /** Run in a new UTS namespace with this hostname (`unshare -u`; root only). */
   host?: string;
+  /**
+   * With `host`: also a new PID namespace (`unshare --pid --fork --mount-proc`), as a container would have,
+   * whose pids start after `lastPid` when given (two hosts can then have the same pids). Its init is a
+   * shell that waits for the worker; kill('SIGKILL') kills the whole namespace
+   * (a host that crashes, with everything it ran); other signals go to the worker process inside.
+   */
+  pidns?: boolean;
+  lastPid?: number;
   /** Run under this umask (e.g. "000"). */
   umask?: string;
 }
@@ -253,7 +261,14 @@ export function spawnWorker(ctx: Ctx, q: Pick<Queue, 'root' | 'dir'>, opts: Work
   // Through sh when the process needs a hostname or a umask first; sh execs node, so the pid is node's.
   const script = `${opts.umask ? `umask ${opts.umask}; ` : ''}${opts.host ? 'hostname "$1" || exit 1; ' : ''}shift; exec "$@"`;
   const shArgs = ['/bin/sh', '-c', script, 'sh', opts.host ?? '-', process.execPath, ...args];
-  const [cmd, argv] = opts.host ? ['unshare', ['-u', '--', ...shArgs]] : opts.umask ? [shArgs[0], shArgs.slice(1)] : [process.execPath, args];
+  let [cmd, argv] = opts.host ? ['unshare', ['-u', '--', ...shArgs]] : opts.umask ? [shArgs[0], shArgs.slice(1)] : [process.execPath, args];
+  if (opts.host && opts.pidns) {
+    const init = [
+      'hostname "$1" || exit 1', '[ "$2" = - ] || echo "$2" > /proc/sys/kernel/ns_last_pid', 'shift 2',
+      '"$@" & P=$!', 'wait $P',
+    ].join('\n');
+    [cmd, argv] = ['unshare', ['-u', '--pid', '--fork', '--mount-proc', '--kill-child=SIGTERM', '--', '/bin/sh', '-c', init, 'sh', opts.host, opts.lastPid === undefined ? '-' : String(opts.lastPid), process.execPath, ...args]];
+  }
   const child = spawn(cmd, argv as string[], { cwd: q.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -284,13 +299,27 @@ export function spawnWorker(ctx: Ctx, q: Pick<Queue, 'root' | 'dir'>, opts: Work
     kill(signal) {
       if (info) return;
       try {
-        process.kill(child.pid!, signal);
+        // A namespaced host: SIGKILL goes to its init, which takes everything in the namespace with it; any
+        // other signal to the worker itself (unshare -> the namespace's init -> node).
+        const init = opts.pidns ? childOf(child.pid!) : null;
+        const target = !opts.pidns ? child.pid! : signal === 'SIGKILL' ? init ?? child.pid! : (init !== null ? childOf(init) : null) ?? child.pid!;
+        process.kill(target, signal);
       } catch {
         // gone
       }
     },
   };
   return ctx.track(proc);
+}
+
+/** The first child of a process (unshare's forked child: a PID namespace's init), or null. */
+function childOf(pid: number): number | null {
+  try {
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return kids.length ? Number(kids[0]) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Spawns a worker and waits for its ready line. */
