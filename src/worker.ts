@@ -53,6 +53,11 @@ export interface PoolOptions {
   onEvent: (event: WorkerEvent) => void;
   /** Fault injection (torture suite): called at named steps; see claim.ts FaultHook. */
   fault?: FaultHook;
+  /**
+   * The environment every job starts from (then its own env and the QUEUECTL_ variables), instead of
+   * this process's: the CLI passes the one it was started with, before it set anything for itself.
+   */
+  env?: Record<string, string>;
 }
 
 export interface WorkerPool {
@@ -365,12 +370,14 @@ export async function startWorkerPool(opts: PoolOptions): Promise<WorkerPool> {
       command: job.command,
       cwd: job.cwd,
       env: {
+        ...(opts.env ?? {}),
         ...(job.env ?? {}),
         QUEUECTL_JOB_ID: job.id,
         QUEUECTL_ATTEMPT: String(job.attempts),
         QUEUECTL_CLAIM: basename(claimPath),
         QUEUECTL_ROOT: store.root,
       },
+      extendEnv: opts.env === undefined,
       timeoutMs: job.timeout ? job.timeout * 1000 : config.timeoutMs,
       killGraceMs: config.killGraceMs,
       logPath: log,
