@@ -25,6 +25,8 @@ export interface EnqueueOptions {
   maxRetries: number;
   /** Default working directory for jobs that do not name one. */
   cwd: string | null;
+  /** Called as a big batch is written (jobs written so far, batch size), for a progress display. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** Files opened at once during a batch commit. */
@@ -64,7 +66,10 @@ export async function enqueueJobs(store: Store, inputs: EnqueueInput[], opts: En
     // A batch: synchronous calls (each a few microseconds on a local disk, where a promise-based call
     // costs ~100 us of CPU), no per-file fsync, and two syncfs: one makes the files durable before any
     // becomes visible, the other makes the renames durable before "Enqueued" is printed.
-    for (const job of jobs) tmps.push(writeTmpSync(store, `enqueue.${job.id}`, jobData(job)));
+    for (const job of jobs) {
+      tmps.push(writeTmpSync(store, `enqueue.${job.id}`, jobData(job)));
+      opts.onProgress?.(tmps.length, jobs.length);
+    }
     await syncOrFsyncEach(store, tmps);
     await reserveAll(store, jobs, inputs, tmps, reserved);
     jobs.forEach((job, i) => fs.renameSync(tmps[i], join(store.pending, pendingName(job))));
