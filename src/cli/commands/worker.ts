@@ -73,8 +73,15 @@ export async function startCommand(ctx: Context, input: Input): Promise<number> 
 
   const logPath = str(input, 'log');
   const log = logPath !== undefined ? new RotatingLog(resolve(ctx.cwd, logPath), logMax) : null;
-  if (log) ctx.signals.on('SIGUSR1', () => log.reopen());
   const json = flag(input, 'json');
+  // logrotate moves the file away and sends SIGUSR1: the next line opens FILE anew, this one first.
+  if (log) {
+    ctx.signals.on('SIGUSR1', () => {
+      log.reopen();
+      const now = Date.now();
+      log.write(json ? JSON.stringify({ time: new Date(now).toISOString(), event: 'log-reopened' }) : `${localTime(now)} log reopened (SIGUSR1)`);
+    });
+  }
   const hint: StopHint = { terminal: ctx.tty.stdin && !log };
   const print = (e: WorkerEvent) => {
     const now = Date.now();
