@@ -96,12 +96,14 @@ export async function candidates(words: string[], ctx: Pick<Context, 'env' | 'cw
     valueOf = cur.slice(2, cur.indexOf('='));
     prefix = cur.slice(0, cur.indexOf('=') + 1);
   }
+  // The command is found the way the parser finds it; its options decide what the last word can be.
   const { words: named } = locateCommand(before);
   const group = named.length ? findGroup(named[0]) : undefined;
   const command = group ? (named[1] ? findCommand([named[0], named[1]]) : undefined) : named.length ? findCommand([named[0]]) : undefined;
   const options = command ? [...command.options, ...GLOBAL_OPTIONS] : group ? [...actionsOf(group.name).flatMap((a) => a.options), ...GLOBAL_OPTIONS] : GLOBAL_OPTIONS;
   const byName = (name: string) => options.find((o) => o.name === name);
 
+  // After an option that takes a value, only its values (its choices; none: file names).
   const prev = before.at(-1);
   if (valueOf === null && prev?.startsWith('--') && !prev.includes('=')) {
     const o = byName(prev.slice(2));
@@ -114,6 +116,7 @@ export async function candidates(words: string[], ctx: Pick<Context, 'env' | 'cw
   }
   if (cur.startsWith('-')) return optionWords(options).filter((w) => w.startsWith(cur));
 
+  // Otherwise the next word: a command, an action, or the argument at this position.
   if (named.length === 0) return [...topWords()].filter((w) => w.startsWith(cur));
   if (group && !command) return actionsOf(group.name).map((a) => a.path[1]).filter((w) => w.startsWith(cur));
   if (!command) return [];
@@ -175,25 +178,22 @@ function rootOf(before: string[], ctx: Pick<Context, 'env' | 'cwd'>): string {
 /** Ids from file names only: pending/ and processing/ (active), dead/, and the newest completed/ hours. */
 export async function jobIds(root: string, kind: 'ids' | 'active-ids' | 'dead-ids', prefix = ''): Promise<string[]> {
   const names = (dir: string) => fsp.readdir(join(root, dir)).catch(() => [] as string[]);
-  const ids: string[] = [];
+  const ids = new Set<string>();
+  const add = (id: string | null | undefined) => {
+    if (id && id.startsWith(prefix) && ids.size < MAX_IDS) ids.add(id);
+  };
   const jsonIds = (list: string[]) => list.filter((n) => n.endsWith('.json') && !n.startsWith('.')).map((n) => n.slice(0, -5));
   if (kind !== 'dead-ids') {
-    for (const n of await names('pending')) {
-      const id = parsePendingName(n)?.id;
-      if (id) ids.push(id);
-    }
-    for (const n of await names('processing')) {
-      const id = parseClaimName(n)?.id;
-      if (id) ids.push(id);
-    }
+    for (const n of await names('pending')) add(parsePendingName(n)?.id);
+    for (const n of await names('processing')) add(parseClaimName(n)?.id);
   }
-  if (kind !== 'active-ids') ids.push(...jsonIds(await names('dead')));
+  if (kind !== 'active-ids') for (const id of jsonIds(await names('dead'))) add(id);
   if (kind === 'ids') {
     const shards = (await names('completed')).filter((n) => /^\d{10}$/.test(n)).sort().reverse();
     for (const shard of shards) {
-      if (ids.filter((id) => id.startsWith(prefix)).length >= MAX_IDS) break;
-      ids.push(...jsonIds(await names(join('completed', shard))).sort().reverse());
+      if (ids.size >= MAX_IDS) break;
+      for (const id of jsonIds(await names(join('completed', shard))).sort().reverse()) add(id);
     }
   }
-  return [...new Set(ids.filter((id) => id.startsWith(prefix)))].slice(0, MAX_IDS);
+  return [...ids];
 }

@@ -93,7 +93,7 @@ export function cut(text: string, n: number): string {
  * Lays out rows under headers, columns separated by two spaces; every line fits `width` cells. The last
  * column is cut first; when the others alone are too wide, each cell is cut to its share.
  */
-export function table(headers: string[], rows: string[][], width = process.stdout.columns || 120): string[] {
+export function table(headers: string[], rows: string[][], width = 120): string[] {
   const all = [headers, ...rows].map((r) => r.map(oneLine));
   const widths = headers.map((_, c) => Math.max(...all.map((r) => cells(r[c] ?? ''))));
   // Columns before the last may take at most what leaves the last one 10 cells.

@@ -15,6 +15,7 @@ function rows(pairs: [string, string][], indent = '  '): string[] {
   return pairs.map(([k, v]) => `${indent}${pad(k, width)}  ${v}`.trimEnd());
 }
 
+/** `-f, --follow` or `    --state STATE`: long names line up whether or not there is a short one. */
 function optionName(o: OptionSpec): string {
   const long = `--${o.name}${o.kind === 'boolean' ? '' : ` ${o.value ?? 'VALUE'}`}`;
   return o.short ? `-${o.short}, ${long}` : `    ${long}`;
@@ -27,7 +28,7 @@ function optionRows(options: OptionSpec[]): string[] {
 /** `queuectl worker start [options]`, `queuectl show ID [options]`. */
 export function usageLine(c: Command): string {
   const args = c.args.map(argUsage).join(' ');
-  const rest = c.rest && c.path[0] === 'enqueue' ? ' [-- COMMAND ARGS...]' : '';
+  const rest = c.restUsage ? ` [${c.restUsage}]` : '';
   return `queuectl ${c.path.join(' ')}${args ? ` ${args}` : ''}${c.options.length ? ' [options]' : ''}${rest}`;
 }
 
@@ -42,6 +43,7 @@ function commandHelp(c: Command): string[] {
   return out;
 }
 
+/** A group's help names every action with its own options: `worker --help` must show start and stop. */
 function groupHelp(g: Group): string[] {
   const actions = actionsOf(g.name);
   const out = [`${pc.bold('Usage:')} queuectl ${g.name} <${actions.map((a) => a.path[1]).join('|')}> [options]`, '', g.summary];
@@ -57,6 +59,7 @@ function groupHelp(g: Group): string[] {
   return out;
 }
 
+/** Everything on one screen: commands (a group as `worker start|stop`), global options, exit statuses, environment. */
 function topHelp(version: string): string[] {
   const seen = new Set<string>();
   const commandRows: [string, string][] = [];

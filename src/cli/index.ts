@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The queuectl command line: parse.ts reads argv once against the table in spec.ts, one module per
-// command does the work through the core. This is the only file that touches `process` (argv, env,
-// stdio, exit). Exit status: 0 done, 1 failed, 2 bad usage or input (nothing changed), 124 a --timeout
-// ran out.
+// command does the work through the core. This is the only file that reads argv and the environment,
+// owns stdout and stderr, and sets the exit status: 0 done, 1 failed, 2 bad usage or input (nothing
+// changed), 124 a --timeout ran out.
 //
 // Invariants:
 //  - START_ENV is copied before anything below runs; jobs start from it (see start-env.ts).

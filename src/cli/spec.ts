@@ -55,6 +55,8 @@ export interface Command {
   readOnly?: boolean;
   /** Takes the words after `--` as `rest` (instead of as more arguments). */
   rest?: boolean;
+  /** How `rest` shows in the usage line: `-- COMMAND ARGS...`. */
+  restUsage?: string;
   /** Left out of help and completion. */
   hidden?: boolean;
   run(ctx: Context, input: Input): Promise<number | void>;
@@ -119,6 +121,7 @@ export const COMMANDS: Command[] = [
     ].join('\n'),
     args: [{ name: 'JSON|-', optional: true }],
     rest: true,
+    restUsage: '-- COMMAND ARGS...',
     options: [
       { name: 'file', kind: 'string', value: 'PATH', path: true, help: 'Read jobs from a file (object, array or NDJSON)' },
       { name: 'id', kind: 'string', value: 'ID', help: 'Job id (default: generated, time-sortable); unique across all states' },
@@ -193,7 +196,7 @@ export const COMMANDS: Command[] = [
   },
   {
     path: ['wait'],
-    summary: 'Wait until jobs are completed or dead; exit 0 if all completed, 1 if any is dead, 124 on --timeout',
+    summary: 'Wait until jobs are completed or dead (exit 1 if one is dead, 124 on --timeout)',
     description: [
       'wait ID... waits for those jobs (each must exist), however long they are scheduled or retried for.',
       'wait --all waits until nothing is pending, scheduled, failed (waiting for a retry) or processing: jobs',

@@ -18,6 +18,7 @@ export async function configGet(ctx: Context, input: Input): Promise<void> {
   ctx.out(show(key, values[key] ?? CONFIG_KEYS[key].default));
 }
 
+/** Validates before the lock is taken: a refused value leaves config.json (or its absence) as it was. */
 export async function configSet(ctx: Context, input: Input): Promise<void> {
   const key = normalizeKey(input.args[0]);
   const value = parseConfigValue(key, input.args[1]);

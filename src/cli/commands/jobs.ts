@@ -28,6 +28,11 @@ export async function dlqListCommand(ctx: Context, input: Input): Promise<void> 
   ]), ctx.columns)) ctx.out(line);
 }
 
+/**
+ * Named ids: the first that cannot be retried stops the command (exit 2 or 1, as its error says).
+ * --all: every dead job is tried; one that cannot be moved (retried by someone else meanwhile) is
+ * reported on stderr and the exit status is 1.
+ */
 export async function dlqRetryCommand(ctx: Context, input: Input): Promise<number> {
   const all = flag(input, 'all');
   const ids = input.args;
@@ -63,6 +68,7 @@ export async function dlqPurgeCommand(ctx: Context, input: Input): Promise<void>
   ctx.out(`Removed ${n} dead job${n === 1 ? '' : 's'}`);
 }
 
+/** Cancels in the order given; a running job is waited for until its worker has killed it and moved it. */
 export async function cancelCommand(ctx: Context, input: Input): Promise<void> {
   const store = await ctx.store();
   const config = await loadConfig(store);
@@ -72,6 +78,7 @@ export async function cancelCommand(ctx: Context, input: Input): Promise<void> {
   }
 }
 
+/** Copies the log as bytes (not lines): output that is not UTF-8 comes out as the command wrote it. */
 export async function logsCommand(ctx: Context, input: Input): Promise<number> {
   const id = input.args[0];
   const follow = flag(input, 'follow');

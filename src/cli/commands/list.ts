@@ -40,6 +40,7 @@ export async function listCommand(ctx: Context, input: Input): Promise<void> {
   }
 }
 
+/** WHEN: for a waiting job when it may run (ready, in 5m), for a finished one when it finished. */
 function printTable(ctx: Context, jobs: Job[], now: number): void {
   const rows = jobs.map((j) => {
     const when = j.state === 'pending'
