@@ -7,7 +7,6 @@
 //    a table overflows whatever its text.
 
 import picocolors from 'picocolors';
-import stringWidth from 'string-width';
 import { formatDuration } from '../units.js';
 
 type Colors = ReturnType<typeof picocolors.createColors>;
@@ -58,10 +57,35 @@ export function colorState(state: string): string {
   return name ? (pc[name] as (s: string) => string)(state) : state;
 }
 
-/** Width of text in terminal cells (escape codes count 0, wide characters 2). */
-export const cells = (s: string): number => stringWidth(s);
-
 const ANSI = /\x1b\[[0-9;]*m/g;
+
+let stringWidth: ((s: string) => number) | undefined;
+
+/** Text whose width is one cell a code point: ASCII, Latin (up to U+02FF), and the … and ⏎ we add. */
+const NARROW = /^[\x20-\x7e\u00a0-\u02ff…⏎]*$/;
+
+/**
+ * Loads string-width when some text needs it (none given: always). Its import compiles Unicode
+ * property regexes, about 25 ms, so a table of plain text does not pay for it. Call it before laying
+ * out text that is not known to be narrow.
+ */
+export async function loadCellWidths(texts?: Iterable<string>): Promise<void> {
+  if (stringWidth) return;
+  if (texts) {
+    let narrow = true;
+    for (const t of texts) if (!NARROW.test(t.replace(ANSI, ''))) narrow = false;
+    if (narrow) return;
+  }
+  stringWidth = (await import('string-width')).default;
+}
+
+/** Width of text in terminal cells (escape codes count 0, wide characters 2, combining marks 0). */
+export function cells(s: string): number {
+  const plain = s.replace(ANSI, '');
+  if (NARROW.test(plain)) return [...plain].length;
+  // string-width not loaded (a caller did not expect such text): one cell a code point.
+  return stringWidth ? stringWidth(plain) : [...plain].length;
+}
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
 /** Pads text with spaces to n cells. */

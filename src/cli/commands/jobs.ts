@@ -9,7 +9,7 @@ import { purgeCompleted, purgeDead } from '../../retention.js';
 import { logPath } from '../../store.js';
 import { parseDurationMs } from '../../units.js';
 import { type Context, flag, intOption, str } from '../context.js';
-import { pc, printJson, relative, table } from '../format.js';
+import { loadCellWidths, pc, printJson, relative, table } from '../format.js';
 import type { Input } from '../spec.js';
 import { jobJson } from './list.js';
 
@@ -23,6 +23,7 @@ export async function dlqListCommand(ctx: Context, input: Input): Promise<void> 
     ctx.out(pc.dim('The dead letter queue is empty.'));
     return;
   }
+  await loadCellWidths(jobs.flatMap((j) => [j.id, j.command, j.last_error ?? '']));
   for (const line of table(['ID', 'RUNS', 'DIED', 'LAST ERROR', 'COMMAND'], jobs.map((j) => [
     j.id, String(j.attempts), j.finished_at ? relative(Date.parse(j.finished_at), now) : '-', pc.red(j.last_error ?? '-'), j.command,
   ]), ctx.columns)) ctx.out(line);

@@ -6,7 +6,7 @@ import { getJob, jobView, LIST_STATES, type ListState, listJobs, readStatus, red
 import type { Job } from '../../job.js';
 import { formatDuration } from '../../units.js';
 import { type Context, flag, intOption, str } from '../context.js';
-import { colorState, count, pc, pcErr, printJson, relative, table } from '../format.js';
+import { colorState, count, loadCellWidths, pc, pcErr, printJson, relative, table } from '../format.js';
 import type { Input } from '../spec.js';
 
 /**
@@ -31,7 +31,10 @@ export async function listCommand(ctx: Context, input: Input): Promise<void> {
   const jobs = limit === 0 ? found : found.slice(0, limit);
   if (flag(input, 'json')) printJson(ctx.out, jobs.map((j) => jobJson(j, now)));
   else if (jobs.length === 0) ctx.out(pc.dim(`No ${state && state !== 'all' ? `${state} ` : ''}jobs.`));
-  else printTable(ctx, jobs, now);
+  else {
+    await loadCellWidths(jobs.flatMap((j) => [j.id, j.command]));
+    printTable(ctx, jobs, now);
+  }
   // On stderr, so that `list | wc -l` and `list --json | jq` see only jobs.
   if (found.length > jobs.length) {
     const { counts } = await readStatus(store, now, staleAfterMs);
@@ -57,6 +60,7 @@ export async function showCommand(ctx: Context, input: Input): Promise<void> {
   if (!found) throw new JobNotFoundError(jobId);
   const now = Date.now();
   if (flag(input, 'json')) return printJson(ctx.out, jobJson(found, now, flag(input, 'env')));
+  await loadCellWidths((found.history ?? []).flatMap((a) => [a.worker, a.error ?? '']));
   const job = flag(input, 'env') ? found : redactEnv(found);
   const line = (k: string, v: unknown) => ctx.out(`${pc.bold(k.padEnd(12))} ${v}`);
   line('id', job.id);

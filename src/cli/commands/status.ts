@@ -4,7 +4,7 @@ import { loadConfig } from '../../config.js';
 import { readStatus, type StatusReport } from '../../inspect.js';
 import { formatDuration } from '../../units.js';
 import { type Context, flag } from '../context.js';
-import { colorState, pc, printJson, table } from '../format.js';
+import { colorState, loadCellWidths, pc, printJson, table } from '../format.js';
 import type { Input } from '../spec.js';
 
 /** status --json: the report with every time as ISO-8601 (heartbeat_at is epoch ms in the core). */
@@ -18,6 +18,7 @@ export async function statusCommand(ctx: Context, input: Input): Promise<void> {
   const now = Date.now();
   const report = await readStatus(store, now, config.staleAfterMs);
   if (flag(input, 'json')) return printJson(ctx.out, statusJson(report));
+  await loadCellWidths(report.workers.flatMap((w) => [w.id, w.host, w.current_job ?? '']));
   ctx.out(`${pc.bold('Queue')} ${report.root}`);
   const c = report.counts;
   const order = ['pending', 'scheduled', 'failed', 'processing', 'completed', 'dead'] as const;

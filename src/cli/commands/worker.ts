@@ -18,7 +18,7 @@ import { readWorkers } from '../../heartbeat.js';
 import { formatDuration, parseSize } from '../../units.js';
 import type { WorkerEvent } from '../../worker.js';
 import { type Context, durationOption, flag, intOption, str } from '../context.js';
-import { colorState, cut, localTime, oneLine, pc } from '../format.js';
+import { colorState, cut, loadCellWidths, localTime, oneLine, pc } from '../format.js';
 import { DEFAULT_LOG_MAX, RotatingLog } from '../log-file.js';
 import type { Input } from '../spec.js';
 import { EXIT_TIMEOUT } from './wait.js';
@@ -94,6 +94,7 @@ export async function startCommand(ctx: Context, input: Input): Promise<number> 
   }
 
   const { startWorkerPool } = await import('../../worker.js');
+  await loadCellWidths();
   // Signals are handled from before the first claim: a stop asked for while the pool starts is applied
   // as soon as it exists (the workers finish what they claimed meanwhile).
   let interrupts = 0;
