@@ -32,7 +32,7 @@ describe('options go anywhere: every command with --root before, between and aft
     await q.ok(['enqueue', '-'], { input: Array.from({ length: N }, (_, i) => `{"id":"c${i}","command":"true"}\n{"id":"dr${i}","command":"true"}`).join('\n') });
     await q.ok(['cancel', ...Array.from({ length: N }, (_, i) => `dr${i}`)]);
 
-    type Case = { words: (i: number) => string[]; check: (out: string, i: number) => void | Promise<void> };
+    type Case = { words: (i: number) => string[]; code?: number; check: (out: string, i: number) => void | Promise<void> };
     const has = (re: RegExp) => (out: string) => assert.match(out, re);
     const cases: Case[] = [
       { words: (i) => ['enqueue', '--id', `e${i}`, '--priority', '-5', '--', 'echo', 'hi'], check: (out, i) => assert.equal(out, `Enqueued e${i}\n`) },
@@ -56,6 +56,10 @@ describe('options go anywhere: every command with --root before, between and aft
       { words: () => ['purge', '--state', 'completed', '--older-than', '30d'], check: (out) => assert.equal(out, 'Removed 0 completed jobs\n') },
       { words: () => ['worker', 'stop', '--timeout', '5s'], check: (out) => assert.equal(out, 'No live workers.\n') },
       { words: () => ['help', 'worker', 'start'], check: has(/^Usage: queuectl worker start \[options\]/m) },
+      { words: () => ['completion', 'bash'], check: has(/^complete -o default -F _queuectl queuectl$/m) },
+      // Jobs are left waiting (no worker runs now): a time-out, 124, with them listed.
+      { words: () => ['wait', '--all', '--timeout', '300ms', '--json'], code: 124, check: (out) => assert.ok(JSON.parse(out).waiting.length > 0) },
+      { words: () => ['wait', 'dead1', '--json'], code: 1, check: (out) => assert.deepEqual(JSON.parse(out).dead, ['dead1']) },
     ];
     for (const c of cases) {
       const placements = rootPlacements(c.words(0), q.root);
@@ -63,7 +67,7 @@ describe('options go anywhere: every command with --root before, between and aft
       const results = await Promise.all(placements.map((_, i) => runCli(rootPlacements(c.words(i), q.root)[i], { cwd: elsewhere })));
       for (const [i, r] of results.entries()) {
         const args = rootPlacements(c.words(i), q.root)[i].join(' ');
-        assert.equal(r.code, 0, `queuectl ${args}: ${explain(r)}`);
+        assert.equal(r.code, c.code ?? 0, `queuectl ${args}: ${explain(r)}`);
         await c.check(r.stdout, i);
       }
     }
