@@ -18,9 +18,9 @@ import { parseArgs } from 'node:util';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(join(REPO, 'dist', p));
-const { openStore, completedShard, completedPath, deadPath } = await dist('store.js');
-const { statsPath } = await dist('stats.js');
-const { pendingName, serializeJob } = await dist('job.js');
+const { openStore, completedShard } = await dist('store.js');
+const { completedPath, deadPath, pendingName } = await dist('lifecycle.js');
+const { serializeJob } = await dist('job.js');
 const { resolveConfig } = await dist('config.js');
 const { createApp } = await dist('web/server.js');
 
@@ -102,7 +102,13 @@ async function fill() {
   // One worker process's counters, so the throughput chart and /metrics have data.
   const minutes = {};
   for (let m = Math.floor(now / 60_000) - 59; m <= Math.floor(now / 60_000); m++) minutes[m] = { completed: 20 + (m % 17), failed: m % 5 };
-  await fsp.writeFile(statsPath(store, 'wbench00000'), JSON.stringify({ completed: 49_000, failed: 1200, dead: 1000, minutes, duration_buckets: [0, 0, 0, 0, 0, 49000, 50000, 50200, 50200, 50200, 50200, 50200, 50200], duration_sum: 100400, duration_count: 50200, updated_at: iso(now) }));
+  const { StatsRecorder } = await dist('stats.js');
+  const recorder = new StatsRecorder(store, 'wbench00000');
+  for (const [m, c] of Object.entries(minutes)) {
+    for (let k = 0; k < c.completed; k++) recorder.record('completed', 2000, Number(m) * 60_000);
+    for (let k = 0; k < c.failed; k++) recorder.record('failed', 2000, Number(m) * 60_000);
+  }
+  await recorder.flush(now);
 }
 
 const existing = (await fsp.readdir(store.pending)).length;
@@ -115,7 +121,8 @@ if (existing === 0) {
 }
 
 // ---- serve and time ---------------------------------------------------------------------------------
-const app = createApp({ store, config: resolveConfig({}), viewsDir: join(REPO, 'views') });
+const token = 'bench-token-0123456789'; // every dashboard has one (src/web/security.ts)
+const app = createApp({ store, config: resolveConfig({}), viewsDir: join(REPO, 'views'), token });
 const server = await new Promise((ok) => {
   const s = app.listen(0, '127.0.0.1', () => ok(s));
 });
@@ -123,7 +130,7 @@ const base = `http://127.0.0.1:${server.address().port}`;
 
 async function get(path) {
   const t = performance.now();
-  const res = await fetch(base + path, { headers: { accept: path.startsWith('/api') || path === '/metrics' ? 'application/json' : 'text/html' } });
+  const res = await fetch(base + path, { headers: { authorization: `Bearer ${token}`, accept: path.startsWith('/api') || path === '/metrics' ? 'application/json' : 'text/html' } });
   const body = await res.text();
   return { ms: performance.now() - t, status: res.status, bytes: body.length, body };
 }

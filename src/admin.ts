@@ -1,20 +1,18 @@
 // Job control used by the CLI and the page: retry from the dead letter queue, cancel, wait, stop workers.
-// Every move is a fenced rename, like the worker's, so an admin command and a worker never both move a job.
+// Every move is a lifecycle move (fenced), and what it does to the record comes from outcome.ts, so an
+// admin command and a worker never both move a job, and a record means the same whoever moved it. Stages
+// made here are owned by this process's tag (identity.ts): recovery anywhere can tell whether it lives.
 
 import { watch } from 'node:fs';
 import { promises as fsp } from 'node:fs';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { bury, requeue, STAGE_PREFIX } from './claim.js';
 import { InputError, isErrno, JobNotFoundError, QueuectlError } from './errors.js';
-import { readWorkers } from './heartbeat.js';
-import { type Job, parsePendingName, parseStoredJob } from './job.js';
-import { killJobProcesses, pidAlive } from './leftovers.js';
-import { makeStaleCheck } from './reaper.js';
-import { deadPath, listJsonNames, locateJob, parseClaimName, type Store } from './store.js';
-
-/** Owner tag of stage files made by this process (see reaper.ts: alive while the pid is). */
-const ADMIN_OWNER = `adm${process.pid}`;
+import { readWorkers, type WorkerStatus } from './heartbeat.js';
+import { isLocalHost, isProcessAlive, processTag } from './identity.js';
+import { type Job, parseStoredJob } from './job.js';
+import { bury, deadPath, locateJob, parseClaimName, parsePendingName, parseStageName, requeue, writeRequest } from './lifecycle.js';
+import { killJobProcesses } from './leftovers.js';
+import { cancelledJob, retriedJob } from './outcome.js';
+import { listJsonNames, readJobFileSync, type Store } from './store.js';
 
 /** A dead job whose record a worker may still be writing (the fence and the final write are two renames). */
 const SETTLE_MS = 5_000;
@@ -22,27 +20,20 @@ const SETTLE_MS = 5_000;
 /** Moves one dead job back to pending/ with its attempts reset; its history is kept. */
 export async function retryDead(store: Store, id: string, now: number): Promise<Job> {
   const path = deadPath(store, id);
-  let job: Job;
-  try {
-    job = parseStoredJob(await fsp.readFile(path, 'utf8'), path, 'dead');
-  } catch (err) {
-    if (!isErrno(err, 'ENOENT')) throw err;
+  const read = readJobFileSync(path);
+  if (!read.ok) {
+    if (!read.gone) throw new QueuectlError(`${path}: ${read.problem}`);
     const where = await locateJob(store, id);
     if (!where) throw new JobNotFoundError(id);
     throw new InputError(`Job "${id}" is ${where.state}, not dead; only dead jobs can be retried`);
   }
-  if (!job.finished_at) {
-    const st = await fsp.stat(path);
-    if (now - st.mtimeMs < SETTLE_MS) throw new QueuectlError(`Job "${id}" is still being moved to dead/; try again in a few seconds`);
+  const job = parseStoredJob(read.text, path, 'dead');
+  if (!job.finished_at && now - read.mtimeMs < SETTLE_MS) {
+    throw new QueuectlError(`Job "${id}" is still being moved to dead/; try again in a few seconds`);
   }
-  const iso = new Date(now).toISOString();
-  job.state = 'pending';
-  job.attempts = 0;
-  job.available_at = iso;
-  job.updated_at = iso;
-  delete job.finished_at;
-  if (!(await requeue(store, path, job, ADMIN_OWNER))) throw new InputError(`Job "${id}" left dead/ while retrying it (retried by someone else?)`);
-  return job;
+  const next = retriedJob(job, now);
+  if (!(await requeue(store, path, next, processTag().text))) throw new InputError(`Job "${id}" left dead/ while retrying it (retried by someone else?)`);
+  return next;
 }
 
 /** Ids of every job in dead/. */
@@ -60,27 +51,34 @@ export async function cancelJob(store: Store, id: string, opts: { now: number; s
   const where = await locateJob(store, id);
   if (!where) throw new JobNotFoundError(id);
   if (where.state === 'completed' || where.state === 'dead') throw new InputError(`Job "${id}" is already ${where.state}; only pending or running jobs can be cancelled`);
-  const job = parseStoredJob(await fsp.readFile(where.path, 'utf8'), where.path, where.state);
-  const iso = new Date(opts.now).toISOString();
-  const asCancelled = (): Job => ({ ...job, state: 'dead', last_error: 'cancelled', finished_at: iso, updated_at: iso, cancelled_at: iso });
+  if (where.staged) {
+    // Moving to pending/ this instant (a retry being published): look again in a moment.
+    await pause(20);
+    return cancelJob(store, id, { ...opts, now: Date.now() });
+  }
+  const read = readJobFileSync(where.path);
+  if (!read.ok) {
+    if (read.gone) return cancelJob(store, id, { ...opts, now: Date.now() }); // it moved meanwhile: look again
+    throw new QueuectlError(`${where.path}: ${read.problem}`);
+  }
+  const job = parseStoredJob(read.text, where.path, where.state);
 
   if (where.state === 'pending') {
-    if (bury(store, where.path, asCancelled())) return { id, was: 'pending' };
-    return cancelJob(store, id, { ...opts, now: Date.now() }); // it moved meanwhile: look again
+    if (bury(store, where.path, cancelledJob(job, opts.now))) return { id, was: 'pending' };
+    return cancelJob(store, id, { ...opts, now: Date.now() });
   }
 
   const claim = parseClaimName(where.name);
   if (!claim) throw new QueuectlError(`Unexpected file in processing/: ${where.name}`);
   const workers = await readWorkers(store, Date.now(), opts.staleAfterMs);
-  const stale = makeStaleCheck(workers, { reference: Date.now(), staleAfterMs: opts.staleAfterMs, self: new Set() });
-  if (stale(claim.worker)) {
+  const worker = workers.find((w) => w.id === claim.worker);
+  if (!worker || !worker.alive) {
     // Its worker is gone: do what recovery would, but to dead/ as cancelled.
-    const host = workers.find((w) => w.id === claim.worker)?.host;
-    if (host === undefined || host === hostname()) await killJobProcesses(where.name);
-    if (bury(store, where.path, asCancelled())) return { id, was: 'processing' };
+    killJobProcesses(where.name);
+    if (bury(store, where.path, cancelledJob(job, opts.now))) return { id, was: 'processing' };
     return cancelJob(store, id, { ...opts, now: Date.now() });
   }
-  await fsp.writeFile(join(store.workers, `${claim.worker}.cancel`), `${where.name}\n`, { mode: 0o600 });
+  await writeRequest(store, claim.worker, 'cancel', where.name);
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     const now = await locateJob(store, id);
@@ -127,14 +125,15 @@ export async function waitForJobs(store: Store, ids: string[] | 'all', opts: { t
   let lastNames = new Set<string>();
   /** Names of pending/ (a stage named for the pending name it becomes) and processing/ to job ids. */
   const idOf = (n: string): string | null => {
-    if (n.includes('~') && !n.startsWith(STAGE_PREFIX)) return parseClaimName(n)?.id ?? null;
-    return parsePendingName(n.startsWith(STAGE_PREFIX) ? n.slice(n.indexOf('~', STAGE_PREFIX.length) + 1) : n)?.id ?? null;
+    const stage = parseStageName(n);
+    if (stage) return parsePendingName(stage.name)?.id ?? null;
+    return parsePendingName(n)?.id ?? parseClaimName(n)?.id ?? null;
   };
 
   const check = async (): Promise<boolean> => {
     const [pendingAll, processing] = await Promise.all([fsp.readdir(store.pending).catch(() => [] as string[]), listJsonNames(store.processing)]);
-    // Visible jobs and stages (a job on its way back to pending/); other dotfiles are not jobs.
-    const pending = pendingAll.filter((n) => n.endsWith('.json') && (!n.startsWith('.') || n.startsWith(STAGE_PREFIX)));
+    // Visible jobs and stages (a job on its way to pending/); other dotfiles are not jobs.
+    const pending = pendingAll.filter((n) => n.endsWith('.json') && (!n.startsWith('.') || parseStageName(n)));
     if (ids === 'all') {
       const names = new Set([...pending, ...processing]);
       for (const n of names) {
@@ -212,20 +211,26 @@ export async function waitForJobs(store: Store, ids: string[] | 'all', opts: { t
 export interface StopRequest {
   /** Worker processes signalled on this host (pid). */
   signalled: number[];
-  /** Workers on other hosts asked through a stop file. */
+  /** Workers elsewhere (another host or PID namespace) asked through a stop file. */
   asked: string[];
+}
+
+/** True when a live worker's process can be signalled from here: same host identity, same process. */
+function signallable(w: WorkerStatus): boolean {
+  return isLocalHost(w) && isProcessAlive(w.pid, w.pid_start);
 }
 
 /**
  * Asks every live worker of the root to stop: on this host by signal (SIGTERM graceful, SIGUSR2 force),
- * elsewhere through workers/<id>.stop, read at their next heartbeat.
+ * once its pid is checked to still be that worker (its start time: a pid is soon reused after a kill -9);
+ * elsewhere through workers/<id>.stop, taken at their next heartbeat.
  */
 export async function requestStop(store: Store, mode: 'graceful' | 'force', staleAfterMs: number): Promise<StopRequest> {
   const workers = (await readWorkers(store, Date.now(), staleAfterMs)).filter((w) => w.alive);
   const signalled = new Set<number>();
   const asked: string[] = [];
   for (const w of workers) {
-    if (w.host === hostname()) {
+    if (signallable(w)) {
       if (signalled.has(w.pid)) continue;
       try {
         process.kill(w.pid, mode === 'force' ? 'SIGUSR2' : 'SIGTERM');
@@ -233,22 +238,21 @@ export async function requestStop(store: Store, mode: 'graceful' | 'force', stal
       } catch {
         // gone already
       }
-    } else {
-      await fsp.writeFile(join(store.workers, `${w.id}.stop`), `${mode}\n`, { mode: 0o600 });
+    } else if (!isLocalHost(w)) {
+      await writeRequest(store, w.id, 'stop', mode);
       asked.push(w.id);
     }
   }
   return { signalled: [...signalled], asked };
 }
 
-/** Resolves when no live worker is left (heartbeat files removed or stale), or false on timeout. */
+/** Resolves when no live worker is left (heartbeat files removed, or judged dead), or false on timeout. */
 export async function waitForNoWorkers(store: Store, staleAfterMs: number, timeoutMs: number): Promise<boolean> {
   const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Infinity;
   for (;;) {
-    const alive = (await readWorkers(store, Date.now(), staleAfterMs)).filter((w) => w.alive && (w.host !== hostname() || pidAlive(w.pid)));
+    const alive = (await readWorkers(store, Date.now(), staleAfterMs)).filter((w) => w.alive);
     if (alive.length === 0) return true;
     if (Date.now() > deadline) return false;
     await pause(50);
   }
 }
-

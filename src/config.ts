@@ -158,6 +158,17 @@ export function resolveConfig(values: Partial<Record<ConfigKey, number | boolean
   });
 }
 
+/**
+ * What makes a configuration unusable for workers, naming the keys, or null. Checked by `config set`
+ * (which refuses it), at worker start, and when running workers re-read the file (they keep the old one).
+ */
+export function configProblem(c: Config): string | null {
+  if (c.heartbeatIntervalMs * 2 > c.staleAfterMs) {
+    return `stale-after (${formatDurationExact(c.staleAfterMs)}) must be at least twice heartbeat-interval (${formatDurationExact(c.heartbeatIntervalMs)}), or live workers would look dead; raise stale-after or lower heartbeat-interval`;
+  }
+  return null;
+}
+
 /** Sets (value given) or unsets (undefined) one key, under a lock so concurrent writers do not lose updates. */
 export async function updateConfig(store: Store, key: ConfigKey, value: number | boolean | undefined): Promise<void> {
   // Imported here, not at the top: most commands only read the config and need not pay for it.
@@ -173,6 +184,8 @@ export async function updateConfig(store: Store, key: ConfigKey, value: number |
     const current = await readConfigFile(store);
     if (value === undefined) delete current[key];
     else current[key] = value;
+    const problem = configProblem(resolveConfig(current));
+    if (problem) throw new InputError(`Not changed: ${problem}`);
     // Stored as a person writes them ("10s", "10MB", 3), so the file reads well and can be edited by hand.
     const sorted = Object.fromEntries(KEY_NAMES.filter((k) => k in current).map((k) => [k, fileValue(k, current[k]!)]));
     await writeFileDurable(store, store.config, `${JSON.stringify(sorted, null, 2)}\n`);

@@ -1,18 +1,31 @@
-// Enqueue: validate every job, then commit the batch as a group. A job becomes visible in pending/ only
-// complete and fsynced; "Enqueued" may be printed once enqueueJobs returns.
+// Enqueue: validate every job, then commit the batch. A job becomes visible in pending/ only complete and
+// fsynced; "Enqueued" may be printed once enqueueBatch returns.
 //
-// Order per batch: (1) validate all, nothing written on error; (2) write each job to tmp/ and fsync,
-// concurrently (a batch of GROUP_SYNC_MIN or more writes without fsync, then flushes the filesystem with
-// one syncfs); (3) reserve each id with link(2) into ids/, failing the whole batch on a taken id;
-// (4) rename each file into pending/; (5) fsync pending/ and the ids/ shards touched, once each.
+// Per batch (the names are in lifecycle.ts):
+//  1. validate all (createJob: the same check a claim makes); nothing is written on error;
+//  2. write each job to tmp/enq~<tag>~<n>~<batch>~<id>, fsynced (a batch of GROUP_SYNC_MIN or more is
+//     written without fsync and flushed by one syncfs in step 4);
+//  3. reserve each id with link(2) into ids/; a taken id fails the whole batch, unless --if-absent;
+//  4. THE COMMIT POINT (batches of two or more): tmp/commit~<tag>~<n>~<batch>, made durable with the
+//     files. Before it, a crash or an error leaves nothing acknowledged: the reservations are released
+//     (by this call, or by recovery once this process is gone). From it on, the batch is acknowledged as a
+//     whole: nothing of it is ever taken back, and what this call could not publish (a kill -9, a full
+//     folder: rename(2) into pending/ fails with ENOSPC when the folder needs a new block) is published by
+//     recovery in any worker once this process is gone;
+//  5. rename each file into pending/; fsync pending/ (or syncfs) and remove the commit file.
 
-import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { InputError, QueuectlError } from './errors.js';
-import { createJob, type Job, newJobId, pendingName } from './job.js';
+import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { InputError, isErrno, QueuectlError } from './errors.js';
+import { createJob, type Job, newJobId, serializeJob } from './job.js';
+import {
+  abandonUncommitted, describeHolder, finishEnqueues, holderOf, markerPath, pendingName, publishSync, releaseOrphan, reserveIdSync,
+  writeCommitSync,
+} from './lifecycle.js';
 import { mapLimit, settleLimit } from './parallel.js';
-import { fsyncDir, idMarkerPath, jobData, locateJob, reserveId, type Store, syncFilesystem, writeTmp, writeTmpSync } from './store.js';
+import { fsyncDir, type Store, syncFilesystem, writeTmp, writeTmpSync } from './store.js';
 
 /** One job spec to enqueue and how to name it in errors ("line 3", "job 2", "argument"). */
 export interface EnqueueInput {
@@ -25,8 +38,27 @@ export interface EnqueueOptions {
   maxRetries: number;
   /** Default working directory for jobs that do not name one. */
   cwd: string | null;
-  /** Called as a big batch is written (jobs written so far, batch size), for a progress display. */
+  /** A job whose id is already used by a job (in any state) is skipped instead of failing the batch. */
+  ifAbsent?: boolean;
+  /** Called as the batch is written and published (for a progress line). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Fault injection (torture suite, via QUEUECTL_FAULT): enqueue-after-write, enqueue-reserving (half the
+   * ids reserved), enqueue-after-commit, enqueue-publishing (half the jobs published).
+   */
+  fault?: (point: string) => void;
+}
+
+export interface EnqueueReport {
+  /** The jobs enqueued, as written (without those skipped by ifAbsent). */
+  jobs: Job[];
+  /** Ids skipped by ifAbsent: a job of that id exists. */
+  existing: string[];
+  /**
+   * Jobs of this (committed) batch that are acknowledged but not yet visible in pending/ (a full
+   * folder): recovery publishes them when there is room. 0 nearly always.
+   */
+  waiting: number;
 }
 
 /** Files opened at once during a batch commit. */
@@ -34,92 +66,165 @@ const IN_FLIGHT = 64;
 /** From this many jobs on, one syncfs is cheaper than one fsync per file. */
 const GROUP_SYNC_MIN = 32;
 
+interface Entry {
+  job: Job;
+  label: string;
+  tmp: string;
+}
+
 /** Validates and durably enqueues a batch: all of it or none of it. Returns the jobs as written. */
 export async function enqueueJobs(store: Store, inputs: EnqueueInput[], opts: EnqueueOptions): Promise<Job[]> {
+  return (await enqueueBatch(store, inputs, opts)).jobs;
+}
+
+/** Validates and durably enqueues a batch (see the header). */
+export async function enqueueBatch(store: Store, inputs: EnqueueInput[], opts: EnqueueOptions): Promise<EnqueueReport> {
+  const jobs = validateAll(inputs, opts);
+  const batch = randomBytes(4).toString('hex');
+  const group = jobs.length >= GROUP_SYNC_MIN;
+  const entries: Entry[] = [];
+  const reserved: Entry[] = [];
+  let commit: string | null = null;
+  try {
+    await writeAll(store, jobs, inputs, batch, group, entries, opts);
+    opts.fault?.('enqueue-after-write');
+    const existing = await reserveAll(store, entries, reserved, opts);
+    const publish = reserved;
+    if (publish.length >= 2) commit = writeCommitSync(store, batch);
+    await flushBeforePublish(store, publish, group, commit !== null);
+    opts.fault?.('enqueue-after-commit');
+    const published = publishAll(store, publish, commit !== null, opts);
+    if (published < publish.length) {
+      // Committed (only a committed batch gets here with a failure): acknowledged whole, published later.
+      return { jobs: publish.map((e) => e.job), existing, waiting: publish.length - published };
+    }
+    await flushAfterPublish(store, publish, group);
+    if (commit) fs.rmSync(commit, { force: true });
+    return { jobs: publish.map((e) => e.job), existing, waiting: 0 };
+  } catch (err) {
+    // Not committed (or committed but nothing published yet, and the commit taken back first): nothing
+    // of the batch is visible, so all of it is undone.
+    if (commit) fs.rmSync(commit, { force: true });
+    abandonUncommitted(store, reserved.map((e) => ({ id: e.job.id, tmp: e.tmp })));
+    await settleLimit(entries, IN_FLIGHT, (e) => fsp.unlink(e.tmp));
+    throw describeWriteError(err, store.root);
+  }
+}
+
+function validateAll(inputs: EnqueueInput[], opts: EnqueueOptions): Job[] {
   if (inputs.length === 0) throw new InputError('Nothing to enqueue: expected at least one job');
   const newId = () => newJobId(opts.now);
   const jobs = inputs.map((input) => createJob(input.spec, input.label, opts.now, { maxRetries: opts.maxRetries, cwd: opts.cwd }, newId));
-
   const seen = new Map<string, string>();
   jobs.forEach((job, i) => {
     const first = seen.get(job.id);
     if (first) throw new InputError(`${inputs[i].label}: duplicate id "${job.id}" (also used by ${first} of this batch)`);
     seen.set(job.id, inputs[i].label);
   });
+  return jobs;
+}
 
-  const tmps: string[] = [];
-  const reserved: string[] = [];
-  try {
-    if (jobs.length < GROUP_SYNC_MIN) {
-      // A few jobs: fsync each file and the folders they land in.
-      const written = await settleLimit(jobs, IN_FLIGHT, (job) => writeTmp(store, `enqueue.${job.id}`, jobData(job)));
-      for (const w of written) if (w.status === 'fulfilled') tmps.push(w.value); // all of them, for the rollback
-      const failed = written.find((w) => w.status === 'rejected');
-      if (failed) throw (failed as PromiseRejectedResult).reason;
-      await reserveAll(store, jobs, inputs, tmps, reserved);
-      await mapLimit(jobs, IN_FLIGHT, (job, i) => fsp.rename(tmps[i], join(store.pending, pendingName(job))));
-      tmps.length = 0;
-      const dirs = new Set([store.pending, ...jobs.map((j) => dirname(idMarkerPath(store, j.id)))]);
-      await mapLimit([...dirs], IN_FLIGHT, fsyncDir);
-      return jobs;
-    }
-    // A batch: synchronous calls (each a few microseconds on a local disk, where a promise-based call
-    // costs ~100 us of CPU), no per-file fsync, and two syncfs: one makes the files durable before any
-    // becomes visible, the other makes the renames durable before "Enqueued" is printed.
-    for (const job of jobs) {
-      tmps.push(writeTmpSync(store, `enqueue.${job.id}`, jobData(job)));
-      opts.onProgress?.(tmps.length, jobs.length);
-    }
-    await syncOrFsyncEach(store, tmps);
-    await reserveAll(store, jobs, inputs, tmps, reserved);
-    jobs.forEach((job, i) => fs.renameSync(tmps[i], join(store.pending, pendingName(job))));
-    tmps.length = 0;
-    if (!(await syncFilesystem(store.pending))) {
-      const dirs = new Set([store.pending, ...jobs.map((j) => dirname(idMarkerPath(store, j.id)))]);
-      await mapLimit([...dirs], IN_FLIGHT, fsyncDir);
-    }
-    return jobs;
-  } catch (err) {
-    await rollback(store, tmps, reserved);
-    throw describeWriteError(err);
+/** Step 2: every job into tmp/, fsynced each (small batch) or not (a group, flushed by syncfs later). */
+async function writeAll(store: Store, jobs: Job[], inputs: EnqueueInput[], batch: string, group: boolean, entries: Entry[], opts: EnqueueOptions): Promise<void> {
+  if (!group) {
+    const written = await settleLimit(jobs, IN_FLIGHT, (job) => writeTmp(store, 'enq', serializeJob(job), true, `${batch}~${job.id}`));
+    written.forEach((w, i) => {
+      if (w.status === 'fulfilled') entries.push({ job: jobs[i], label: inputs[i].label, tmp: w.value }); // all, for the rollback
+    });
+    const failed = written.find((w) => w.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    return;
+  }
+  // Synchronous calls: each a few microseconds on a local disk, where a promise-based call costs ~100 us.
+  for (let i = 0; i < jobs.length; i++) {
+    entries.push({ job: jobs[i], label: inputs[i].label, tmp: writeTmpSync(store, 'enq', serializeJob(jobs[i]), `${batch}~${jobs[i].id}`) });
+    if (i % 1000 === 999) opts.onProgress?.(i + 1, jobs.length * 2);
   }
 }
 
-/** Reserves every id with link(2); a taken id fails the whole batch, naming the job and where the id is used. */
-async function reserveAll(store: Store, jobs: Job[], inputs: EnqueueInput[], tmps: string[], reserved: string[]): Promise<void> {
-  const taken = await settleLimit(jobs, IN_FLIGHT, async (job, i) => {
-    if (!(await reserveId(store, job.id, tmps[i]))) return false;
-    reserved.push(job.id);
-    return true;
-  });
-  const failure = taken.find((r) => r.status === 'rejected');
-  if (failure) throw (failure as PromiseRejectedResult).reason;
-  const dup = taken.findIndex((r) => r.status === 'fulfilled' && !r.value);
-  if (dup >= 0) {
-    const where = await locateJob(store, jobs[dup].id).catch(() => null);
-    throw new InputError(`${inputs[dup].label}: id "${jobs[dup].id}" is already used by a job${where ? ` (${where.state})` : ''}; ids are unique across all states`);
+/**
+ * Step 3: reserves every id with link(2). A taken id is first checked for an orphan (the reservation of an
+ * enqueue that died before its commit: released, then taken again); otherwise it fails the batch naming
+ * the job and what holds the id, or is skipped with ifAbsent when a job holds it. Returns the skipped ids.
+ */
+async function reserveAll(store: Store, entries: Entry[], reserved: Entry[], opts: EnqueueOptions): Promise<string[]> {
+  const existing: string[] = [];
+  let swept = false;
+  for (const e of entries) {
+    if (reserved.length === Math.floor(entries.length / 2)) opts.fault?.('enqueue-reserving');
+    if (reserveIdSync(store, e.job.id, e.tmp)) {
+      reserved.push(e);
+      continue;
+    }
+    if (!swept) {
+      // One pass over tmp/ releases every reservation of dead enqueue processes (uncommitted batches).
+      swept = true;
+      await finishEnqueues(store, Date.now());
+    }
+    if (reserveIdSync(store, e.job.id, e.tmp) || ((await releaseOrphan(store, e.job.id, Date.now())) && reserveIdSync(store, e.job.id, e.tmp))) {
+      reserved.push(e);
+      continue;
+    }
+    const holder = await holderOf(store, e.job.id, Date.now());
+    if (opts.ifAbsent && holder.kind === 'job') {
+      existing.push(e.job.id);
+      await fsp.unlink(e.tmp).catch(() => {});
+      continue;
+    }
+    throw new InputError(`${e.label}: id "${e.job.id}" is already used by ${describeHolder(holder)}; ids are unique across all states`);
+  }
+  return existing;
+}
+
+/** Before the first rename: the files, the reservations and the commit are durable. */
+async function flushBeforePublish(store: Store, publish: Entry[], group: boolean, committed: boolean): Promise<void> {
+  if (group) {
+    if (!(await syncFilesystem(store.tmp))) {
+      await mapLimit(publish, IN_FLIGHT, async (e) => {
+        const fh = await fsp.open(e.tmp, 'r+');
+        await fh.sync().finally(() => fh.close());
+      });
+      await fsyncDir(store.tmp);
+    }
+  } else if (committed) {
+    await fsyncDir(store.tmp);
   }
 }
 
-/** Makes the files durable: one syncfs, or an fsync per file where syncfs is not available. */
-async function syncOrFsyncEach(store: Store, paths: string[]): Promise<void> {
-  if (await syncFilesystem(store.tmp)) return;
-  await mapLimit(paths, IN_FLIGHT, async (p) => {
-    const fh = await fsp.open(p, 'r+');
-    await fh.sync().finally(() => fh.close());
-  });
+/**
+ * Step 5, the renames. Returns how many were published. A failure before the commit (a single job) or
+ * before the first rename throws (nothing is visible, the caller undoes it); after it, publishing stops
+ * and the rest waits for recovery.
+ */
+function publishAll(store: Store, publish: Entry[], committed: boolean, opts: EnqueueOptions): number {
+  let done = 0;
+  for (const e of publish) {
+    if (done === Math.floor(publish.length / 2)) opts.fault?.('enqueue-publishing');
+    try {
+      publishSync(store, e.tmp, pendingName(e.job));
+    } catch (err) {
+      if (!committed || done === 0) throw err;
+      return done;
+    }
+    done++;
+    if (done % 1000 === 0) opts.onProgress?.(publish.length + done, publish.length * 2);
+  }
+  return done;
 }
 
-/** Undoes a failed batch: nothing of it may stay visible or keep its ids taken. */
-async function rollback(store: Store, tmps: string[], reserved: string[]): Promise<void> {
-  await settleLimit(tmps, IN_FLIGHT, (p) => fsp.unlink(p));
-  await settleLimit(reserved, IN_FLIGHT, (id) => fsp.unlink(idMarkerPath(store, id)));
+/** After the renames: pending/ and the id shards touched are durable before "Enqueued" is printed. */
+async function flushAfterPublish(store: Store, publish: Entry[], group: boolean): Promise<void> {
+  if (publish.length === 0) return;
+  if (group && (await syncFilesystem(store.pending))) return;
+  const dirs = new Set([store.pending, ...publish.map((e) => dirname(markerPath(store, e.job.id)))]);
+  await mapLimit([...dirs], IN_FLIGHT, fsyncDir);
 }
 
 /** Turns ENOSPC and friends into a message that says what happened to the batch. */
-function describeWriteError(err: unknown): unknown {
+function describeWriteError(err: unknown, root: string): unknown {
   const code = (err as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOSPC') return new QueuectlError(`No space left on device (${(err as NodeJS.ErrnoException).path ?? 'queue root'}); nothing was enqueued`, 'ENOSPC', { cause: err });
+  if (code === 'ENOSPC') return new QueuectlError(`No space left on device on the filesystem of the queue root ${root}; nothing was enqueued`, 'ENOSPC', { cause: err });
   if (code === 'EDQUOT') return new QueuectlError('Disk quota exceeded; nothing was enqueued', 'EDQUOT', { cause: err });
+  if (isErrno(err, 'EROFS')) return new QueuectlError('The queue root is on a read-only filesystem; nothing was enqueued', 'EROFS', { cause: err });
   return err;
 }

@@ -1,23 +1,36 @@
-// Worker heartbeats: one touch-file per worker in workers/. The file's content says who the worker is
-// (written once, at start); its mtime says when it last proved alive. A touch is a one-byte pwrite,
-// so the mtime comes from the filesystem's clock (the file server's, on a shared filesystem), and
-// staleness is judged by comparing two mtimes, never against the local clock.
+// Worker heartbeats and the one judgment of whether a worker is alive.
+//
+// One touch-file per worker in workers/. Its content says who the worker is (written once, at start: id,
+// pid and its start time, host name, boot id and PID namespace); its mtime says when it last proved alive.
+// A touch is a one-byte pwrite, so the mtime comes from the filesystem's clock (the file server's, on a
+// shared filesystem), and staleness is judged by comparing two mtimes, never against the local clock.
+//
+// A worker is dead when (judgeWorker, used by recovery, `status`, `worker stop`, `cancel` and the page):
+//  - it runs on this host (same boot id and PID namespace, identity.ts) and its process is gone, a zombie,
+//    or another process with the same pid (start time differs); or
+//  - its heartbeat is older than stale-after against a reference mtime (a heartbeat just touched on the
+//    same filesystem); or
+//  - its heartbeat has not changed for stale-after on this process's monotonic clock (a file server
+//    whose clock stepped back must not hold recovery up).
+// On another host (or another PID namespace of this one) only the last two count.
 
 import { promises as fsp } from 'node:fs';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isErrno } from './errors.js';
+import { type HostIdentity, hostIdentity, isLocalHost, processState, selfStartTime } from './identity.js';
 import { FILE_MODE, listJsonNames, type Store, writeFileDurable } from './store.js';
 
 /** What a heartbeat file holds. */
-export interface WorkerInfo {
+export interface WorkerInfo extends Partial<HostIdentity> {
   id: string;
   pid: number;
+  /** Start time of the worker's process (clock ticks since boot), to tell it from a later one with its pid. */
+  pid_start?: number | null;
   host: string;
   started_at: string;
   /** The root this worker serves (for people reading the file). */
   root: string;
-  /** Set by `worker stop`: the worker should finish its job and exit. */
+  /** Set by the worker itself when it is stopping: it takes no more jobs, finishes (or kills) what it runs, and exits. */
   stop?: boolean;
 }
 
@@ -25,6 +38,8 @@ export interface WorkerStatus extends WorkerInfo {
   /** mtime of the heartbeat file (epoch ms). */
   heartbeat_at: number;
   alive: boolean;
+  /** Why it counts as dead (null while alive): "its process is gone", "no heartbeat for 12s", ... */
+  dead_because: string | null;
 }
 
 export function heartbeatPath(store: Store, workerId: string): string {
@@ -35,25 +50,59 @@ export interface Heartbeat {
   info: WorkerInfo;
   /** Touches the file now; resolves to its new mtime. */
   beat(): Promise<number>;
-  /** Removes the file (clean exit). */
+  /**
+   * Rewrites the file (atomically) with `stop: true`, so that `status` and the page show the worker as
+   * stopping instead of idle while jobs wait. Beats go on into the new file. Never throws.
+   */
+  markStopping(): Promise<void>;
+  /** Removes the file (clean exit), after a markStopping() in flight, so the file cannot come back. */
   remove(): Promise<void>;
 }
 
 /** Writes a worker's heartbeat file and keeps it open for cheap touches. */
 export async function createHeartbeat(store: Store, workerId: string): Promise<Heartbeat> {
-  const info: WorkerInfo = { id: workerId, pid: process.pid, host: hostname(), started_at: new Date().toISOString(), root: store.root };
+  const me = hostIdentity();
+  const info: WorkerInfo = {
+    id: workerId, pid: process.pid, pid_start: selfStartTime(), host: me.host, boot_id: me.boot_id, pid_ns: me.pid_ns,
+    started_at: new Date().toISOString(), root: store.root,
+  };
   const path = heartbeatPath(store, workerId);
   await writeFileDurable(store, path, `${JSON.stringify(info)}\n`);
-  const fh = await fsp.open(path, 'r+', FILE_MODE);
+  let fh = await fsp.open(path, 'r+', FILE_MODE);
   const first = Buffer.from('{');
+  let marking: Promise<void> | undefined;
+  let removed = false;
   return {
     info,
     async beat() {
       // pwrite of the byte already there: the content stays, the filesystem sets the mtime.
-      await fh.write(first, 0, 1, 0);
-      return (await fh.stat()).mtimeMs;
+      const h = fh;
+      try {
+        await h.write(first, 0, 1, 0);
+        return (await h.stat()).mtimeMs;
+      } catch (err) {
+        if (h === fh) throw err;
+        // markStopping swapped the file (and closed this handle) meanwhile: beat the new one.
+        await fh.write(first, 0, 1, 0);
+        return (await fh.stat()).mtimeMs;
+      }
+    },
+    markStopping() {
+      if (removed || info.stop) return marking ?? Promise.resolve();
+      info.stop = true;
+      marking = (async () => {
+        await writeFileDurable(store, path, `${JSON.stringify(info)}\n`);
+        const old = fh;
+        fh = await fsp.open(path, 'r+', FILE_MODE);
+        await old.close();
+      })().catch(() => {
+        // Only what status shows is lost: the old file still beats.
+      });
+      return marking;
     },
     async remove() {
+      removed = true;
+      await marking;
       await fh.close().catch(() => {});
       await fsp.unlink(path).catch(() => {});
     },
@@ -61,21 +110,61 @@ export async function createHeartbeat(store: Store, workerId: string): Promise<H
 }
 
 /**
- * Every heartbeat file with its age. `reference` is the mtime of a file just touched on the same
- * filesystem (a live worker's own heartbeat), or the local clock when there is none.
+ * What a judge remembers between passes: per worker id, the last heartbeat mtime it saw and when (on this
+ * process's monotonic clock) it saw it change.
  */
-export async function readWorkers(store: Store, reference: number, staleAfterMs: number): Promise<WorkerStatus[]> {
+export type HeartbeatMemory = Map<string, { mtime: number; changedAt: number }>;
+
+export interface JudgeOptions {
+  /** mtime of a heartbeat just touched on this filesystem ("now" on its clock), or the local clock. */
+  reference: number;
+  staleAfterMs: number;
+  /** Workers of this process: alive to ourselves. */
+  self?: ReadonlySet<string>;
+  /** Kept by the caller across passes; without it, only mtime age (and the pid check) count. */
+  memory?: HeartbeatMemory;
+}
+
+/** Why a worker with this heartbeat is dead, or null when it is alive. */
+export function judgeWorker(w: WorkerInfo & { heartbeat_at: number }, opts: JudgeOptions, mono = performance.now()): string | null {
+  if (opts.self?.has(w.id)) return null;
+  if (isLocalHost(w)) {
+    const p = processState(w.pid);
+    if (p.state === 'gone') return 'its process is gone';
+    if (p.state === 'zombie') return 'its process was killed (a zombie not yet reaped)';
+    if (w.pid_start != null && p.start !== null && p.start !== w.pid_start) return 'its process is gone (its pid now belongs to another process)';
+  }
+  const age = opts.reference - w.heartbeat_at;
+  if (age > opts.staleAfterMs) return `no heartbeat for ${Math.round(age / 100) / 10}s (stale-after ${opts.staleAfterMs / 1000}s)`;
+  const seen = opts.memory?.get(w.id);
+  if (seen && mono - seen.changedAt > opts.staleAfterMs) return `its heartbeat has not changed for ${Math.round((mono - seen.changedAt) / 100) / 10}s`;
+  return null;
+}
+
+/**
+ * Every heartbeat file, judged (see judgeWorker). `reference` is the mtime of a file just touched on the
+ * same filesystem (a live worker's own heartbeat), or the local clock when there is none.
+ */
+export async function readWorkers(store: Store, reference: number, staleAfterMs: number, extra: Omit<JudgeOptions, 'reference' | 'staleAfterMs'> = {}): Promise<WorkerStatus[]> {
+  const opts: JudgeOptions = { reference, staleAfterMs, ...extra };
+  const mono = performance.now();
   const out: WorkerStatus[] = [];
   for (const name of await listJsonNames(store.workers)) {
     const path = join(store.workers, name);
     try {
       const [text, st] = await Promise.all([fsp.readFile(path, 'utf8'), fsp.stat(path)]);
       const info = JSON.parse(text) as WorkerInfo;
-      out.push({ ...info, heartbeat_at: st.mtimeMs, alive: reference - st.mtimeMs <= staleAfterMs });
+      if (opts.memory) {
+        const seen = opts.memory.get(info.id);
+        if (!seen || seen.mtime !== st.mtimeMs) opts.memory.set(info.id, { mtime: st.mtimeMs, changedAt: mono });
+      }
+      const dead = judgeWorker({ ...info, heartbeat_at: st.mtimeMs }, opts, mono);
+      out.push({ ...info, heartbeat_at: st.mtimeMs, alive: dead === null, dead_because: dead });
     } catch (err) {
       if (isErrno(err, 'ENOENT')) continue; // exited while we looked
       // A half-readable heartbeat is a worker that is starting; skip it this time.
     }
   }
+  if (opts.memory) for (const id of [...opts.memory.keys()]) if (!out.some((w) => w.id === id)) opts.memory.delete(id);
   return out.sort((a, b) => a.started_at.localeCompare(b.started_at) || a.id.localeCompare(b.id));
 }

@@ -11,11 +11,10 @@
 //    A name that no longer exists costs one failed rename (ENOENT) in the claim.
 
 import { existsSync, promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { isErrno } from './errors.js';
 import { Heap } from './heap.js';
-import { STAGE_PREFIX } from './claim.js';
-import { type PendingName, parsePendingName } from './job.js';
+import { type PendingName, parsePendingName } from './lifecycle.js';
 
 export interface IndexOptions {
   dir: string;
@@ -52,22 +51,43 @@ export class PendingIndex {
   private wakeAt = Infinity;
   private closed = false;
   private scanning: Promise<void> | undefined;
-  /** Hidden stage files (see claim.ts) seen at the last rescan, for recovery: it needs no listing of its own. */
-  stageNames: string[] = [];
+  /** pending/ as the last rescan saw it, for recovery (its stages): it needs no listing of its own. */
+  lastListing: string[] = [];
 
-  constructor(private readonly opts: IndexOptions) {}
+  constructor(private opts: IndexOptions) {}
 
   /** Scans once and starts watching. */
   async start(): Promise<void> {
     await this.rescan();
-    if (!this.opts.poll) {
+    await this.startWatcher();
+    this.scheduleRescan();
+  }
+
+  /** Applies a new poll interval or poll mode (config changed under a running worker). */
+  reconfigure(next: Pick<IndexOptions, 'pollIntervalMs' | 'poll'>): void {
+    const wasPoll = this.opts.poll;
+    this.opts = { ...this.opts, ...next };
+    if (this.closed) return;
+    clearTimeout(this.rescanTimer);
+    this.scheduleRescan();
+    if (wasPoll && !next.poll) void this.startWatcher();
+    if (!wasPoll && next.poll) {
+      const w = this.watcher;
+      this.watcher = undefined;
+      void w?.close();
+    }
+  }
+
+  private async startWatcher(): Promise<void> {
+    if (!this.opts.poll && !this.watcher) {
       const { watch } = await import('chokidar');
       const watcher = watch(this.opts.dir, {
         depth: 0,
         ignoreInitial: true,
         persistent: true,
-        // Ignore every file: chokidar then holds one watch for the folder, and raw events still name arrivals.
-        ignored: (_path: string, stats?: { isFile(): boolean }) => !!stats && stats.isFile(),
+        // Ignore every file (chokidar then holds one watch for the folder, and raw events still name
+        // arrivals) and the hidden stage folders of moves in progress (never watched: they live microseconds).
+        ignored: (path: string, stats?: { isFile(): boolean }) => (!!stats && stats.isFile()) || (path !== this.opts.dir && basename(path).startsWith('.')),
       });
       // chokidar lists a watched folder, lstat-ing every entry, at start and again on every change in it
       // (throttled to about twice a second). With thousands of pending files and a claim per millisecond
@@ -84,8 +104,8 @@ export class PendingIndex {
       watcher.on('error', () => {}); // the rescan covers for a broken watcher
       await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
       this.watcher = watcher;
+      if (this.closed) await watcher.close();
     }
-    this.scheduleRescan();
   }
 
   async close(): Promise<void> {
@@ -171,12 +191,14 @@ export class PendingIndex {
   private async doRescan(): Promise<void> {
     let names: string[];
     try {
+      // Never through a link: pending/ swapped for a symlink must not feed the index (store.checkFolders).
+      if (!(await fsp.lstat(this.opts.dir)).isDirectory()) return;
       names = await fsp.readdir(this.opts.dir);
     } catch (err) {
       if (isErrno(err, 'ENOENT')) return;
       throw err;
     }
-    this.stageNames = names.filter((n) => n.startsWith(STAGE_PREFIX));
+    this.lastListing = names;
     if (this.entries.size + this.dropped.size > 0) {
       const present = new Set(names);
       for (const name of this.entries.keys()) if (!present.has(name)) this.entries.delete(name);

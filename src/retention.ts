@@ -5,7 +5,8 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno } from './errors.js';
-import { listCompletedShards, listJsonNames, logPath, releaseId, type Store } from './store.js';
+import { releaseIdSync } from './lifecycle.js';
+import { listCompletedShards, listJsonNames, logPath, type Store } from './store.js';
 import { settleLimit } from './parallel.js';
 
 /** Shard name (YYYYMMDDHH) -> the epoch ms its hour ends. */
@@ -16,7 +17,7 @@ function shardEnd(shard: string): number {
 
 /** Removes a finished job's id marker and every log of it. */
 async function releaseJob(store: Store, id: string): Promise<void> {
-  await releaseId(store, id);
+  releaseIdSync(store, id);
   for (let run = 1; ; run++) {
     try {
       await fsp.unlink(logPath(store, id, run));

@@ -42,8 +42,6 @@ export interface RunSpec {
   command: string;
   cwd: string | null;
   env: Record<string, string>;
-  /** Add `env` to this process's environment (default), or use `env` alone (false). */
-  extendEnv?: boolean;
   /** 0: no timeout. */
   timeoutMs: number;
   killGraceMs: number;
@@ -53,6 +51,11 @@ export interface RunSpec {
   abort?: AbortSignal;
   /** Called once the process exists, with its pid (= its process group id). */
   onSpawn?: (pid: number) => void;
+  /**
+   * Called when the shell has exited, after its process group was killed, with its pid: the caller kills
+   * what left the group (setsid, double forks). Output already written stays readable.
+   */
+  onExit?: (pid: number) => void;
 }
 
 export const TAIL_BYTES = 2048;
@@ -110,7 +113,7 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
   const sub = execa('/bin/sh', ['-c', shellScript(spec.command)], {
     cwd: spec.cwd ?? undefined,
     env: spec.env,
-    extendEnv: spec.extendEnv ?? true,
+    extendEnv: false, // the caller passes the whole environment (the pool: the one queuectl started with)
     detached: true, // own process group: a timeout or cancel reaches every descendant
     buffer: false,
     reject: false,
@@ -146,7 +149,17 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
     if (sub.pid === undefined) sub.then((r) => resolve({ error: r instanceof Error ? r : new Error(String(r.message)) }), (error: Error) => resolve({ error }));
   });
 
-  // Background children may hold the pipes open after the shell exits; give them a moment, then stop reading.
+  // The run is over when the shell exits: what it left in its group goes now (it would hold the pipes and
+  // outlive its job), what left the group goes through onExit.
+  if (sub.pid !== undefined) {
+    killGroup(sub.pid, 'SIGKILL');
+    try {
+      spec.onExit?.(sub.pid);
+    } catch {
+      // finding leftovers is best effort; recovery scans again if the worker dies
+    }
+  }
+  // Output may still be in the pipes; drain it for a moment, then stop reading.
   let grace: NodeJS.Timeout | undefined;
   await Promise.race([streamsClosed, new Promise<void>((r) => { grace = setTimeout(r, 200); })]);
   clearTimeout(grace);
@@ -155,7 +168,6 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
   cancelTimeout?.();
   escalate?.();
   spec.abort?.removeEventListener('abort', onAbort);
-  if ((timedOut || aborted) && sub.pid !== undefined) killGroup(sub.pid, 'SIGKILL');
 
   const endedAt = Date.now();
   let outcome: RunOutcome;

@@ -1,25 +1,30 @@
-// The queue directory: the only module that knows paths. The protocol, after Maildir and nq:
-//  - A job is one JSON file; its folder is its state: pending/, processing/, completed/<hour>/, dead/.
-//  - Every file is written complete in tmp/ (same filesystem), fsynced, then renamed into place, and the
-//    folder is fsynced: a half-written job is never visible and an acknowledged one survives a crash.
-//  - Names in pending/ say when a job may run and its priority (see job.ts pendingName), so choosing needs
-//    no file reads. A claim is one rename into processing/ under a name that carries the worker id and a
-//    sequence number: the first rename wins, ENOENT means another worker won.
-//  - ids/<shard>/<id> is a hard link made with link(2), which fails if the id exists: that is what makes an
-//    id unique across all states and across racing processes.
-//  - completed/ is sharded by the hour a job finished, so retention removes whole folders and counting
-//    reads a cached count per closed hour instead of listing every file.
+// The queue directory: its folders, durable writes and safe reads. The only module besides lifecycle.ts
+// that renames files (its own tmp-then-rename writes); the names of job files and every move of one are in
+// lifecycle.ts.
+//
+//  - The root holds tmp/ pending/ processing/ completed/ dead/ workers/ logs/ ids/ quarantine/ and a
+//    `format` marker, written last when the root is made. Every folder is a real folder (never a symlink)
+//    on the root's filesystem: rename(2) cannot cross filesystems, and nothing may be written through a
+//    link to a place outside the root. openStore checks this at every start.
+//  - Every file is written complete in tmp/ (same filesystem), fsynced, then renamed into place: a
+//    half-written file is never visible. Names in tmp/ carry the writer's process tag (host key, pid,
+//    start time; see identity.ts), so two hosts or two PID namespaces never pick the same name.
+//  - Job files are read only after checking they are regular files, opened without blocking: a FIFO or
+//    a device dropped into a folder must not hang a reader.
 
 import { constants as FS, promises as fsp } from 'node:fs';
 import * as fs from 'node:fs';
-import { dirname, join } from 'node:path';
-import { isErrno, RootError } from './errors.js';
-import { assertValidId, type Job, type JobState, parsePendingName, parseStoredJob, serializeJob } from './job.js';
+import { join } from 'node:path';
+import { isErrno, QueuectlError, RootError } from './errors.js';
+import { processTag } from './identity.js';
+import { type Job, type JobState, parseStoredJob } from './job.js';
 
 export const FORMAT_MARKER = 'queuectl-queue 1\n';
 export const FOLDERS = ['tmp', 'pending', 'processing', 'completed', 'dead', 'workers', 'logs', 'ids', 'quarantine'] as const;
 export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;
+/** Largest job file a worker reads (a stored record, or a file dropped into pending/). */
+export const MAX_JOB_BYTES = 4 * 1024 * 1024;
 
 /** Paths of one queue root. */
 export interface Store {
@@ -34,10 +39,18 @@ export interface Store {
   ids: string;
   quarantine: string;
   config: string;
+  /**
+   * True when the root's filesystem ignores case in names (macOS's default, WSL's /mnt/c): ids are then
+   * compared without case, so `Job1` and `job1` cannot both exist. Probed when the root is made.
+   */
+  foldsCase: boolean;
 }
 
+/** Marker file of a root made on a filesystem that ignores case. */
+const FOLDS_CASE_FILE = 'case-insensitive';
+
 /** Paths for a root, without touching the disk. */
-export function storePaths(root: string): Store {
+export function storePaths(root: string, foldsCase = false): Store {
   const p = (name: string) => join(root, name);
   return {
     root,
@@ -51,15 +64,18 @@ export function storePaths(root: string): Store {
     ids: p('ids'),
     quarantine: p('quarantine'),
     config: p('config.json'),
+    foldsCase,
   };
 }
 
 /**
  * Opens a queue root, creating it on first use. Refuses a root owned by another user, writable by
- * others, of another format, or whose folders are on different filesystems (rename would fail with EXDEV).
+ * others, of another format, or whose folders are symlinks or on different filesystems.
  */
 export async function openStore(root: string): Promise<Store> {
-  const store = storePaths(root);
+  if (process.platform === 'win32') {
+    throw new RootError('queuectl does not run on Windows (it needs POSIX rename, link(2) and process groups); use WSL2 with the queue root on the Linux filesystem (not /mnt/c)');
+  }
   let marker: string | null = null;
   try {
     marker = await fsp.readFile(join(root, 'format'), 'utf8');
@@ -70,7 +86,9 @@ export async function openStore(root: string): Promise<Store> {
     throw new RootError(`${root} holds a queue of another format (${JSON.stringify(marker.trim())}); expected ${JSON.stringify(FORMAT_MARKER.trim())}`);
   }
   await checkRootOwner(root, marker === null);
-  if (marker === null) await createLayout(store);
+  if (marker === null) return createLayout(root);
+  const store = storePaths(root, fs.existsSync(join(root, FOLDS_CASE_FILE)));
+  checkFolders(store);
   return store;
 }
 
@@ -96,70 +114,160 @@ function rootError(root: string, op: string, err: unknown): RootError {
   return new RootError(`Cannot ${op} queue root ${root}: ${(err as Error).message}`);
 }
 
-async function createLayout(store: Store): Promise<void> {
-  await fsp.mkdir(store.root, { recursive: true, mode: DIR_MODE });
-  const rootSt = await fsp.stat(store.root);
-  if ((rootSt.mode & 0o077) !== 0 && rootSt.uid === process.getuid?.()) await fsp.chmod(store.root, DIR_MODE);
+/**
+ * Every folder of the root must be a real folder on the root's filesystem. A symlink there would make
+ * enqueue write jobs (and cancel write dead ones) outside the root; a folder on another filesystem makes
+ * every move fail with EXDEV. Synchronous: nine lstat calls, microseconds.
+ */
+export function checkFolders(store: Store): void {
+  const rootDev = fs.statSync(store.root).dev;
   for (const name of FOLDERS) {
     const dir = join(store.root, name);
-    await fsp.mkdir(dir, { recursive: true, mode: DIR_MODE });
-    const st = await fsp.stat(dir);
-    if (st.dev !== rootSt.dev) {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(dir);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) throw new RootError(`${dir} is missing; the queue root ${store.root} is damaged (recreate the folder with: mkdir -m 700 ${dir})`);
+      throw rootError(store.root, 'check', err);
+    }
+    if (st.isSymbolicLink()) {
+      throw new RootError(`${dir} is a symlink; every folder of a queue root must be a real folder inside it (queuectl never writes through a link out of the root)`);
+    }
+    if (!st.isDirectory()) throw new RootError(`${dir} is not a folder; the queue root ${store.root} is damaged`);
+    if (st.dev !== rootDev) {
       throw new RootError(`${dir} is on another filesystem than ${store.root}; every folder of a queue must be on one filesystem so that rename(2) can move jobs`);
     }
   }
+}
+
+async function createLayout(root: string): Promise<Store> {
+  await fsp.mkdir(root, { recursive: true, mode: DIR_MODE });
+  const rootSt = await fsp.stat(root);
+  if ((rootSt.mode & 0o077) !== 0 && rootSt.uid === process.getuid?.()) await fsp.chmod(root, DIR_MODE);
+  for (const name of FOLDERS) await fsp.mkdir(join(root, name), { recursive: true, mode: DIR_MODE });
+  const foldsCase = probeFoldsCase(join(root, 'tmp'));
+  const store = storePaths(root, foldsCase);
+  checkFolders(store);
   // The 256 id shards up front: enqueue never has to make (and fsync) one.
   for (let i = 0; i < 256; i++) await fsp.mkdir(join(store.ids, i.toString(16).padStart(2, '0')), { recursive: true, mode: DIR_MODE });
+  if (foldsCase) await writeFileDurable(store, join(root, FOLDS_CASE_FILE), 'this filesystem ignores case in names: ids are compared without case\n');
   // The marker is written last: a root with a marker has every folder.
-  await writeFileDurable(store, join(store.root, 'format'), FORMAT_MARKER);
-  await fsyncDir(store.root);
+  await writeFileDurable(store, join(root, 'format'), FORMAT_MARKER);
+  await fsyncDir(root);
+  return store;
+}
+
+/** True when `dir`'s filesystem finds a file under a name that differs only in case. */
+function probeFoldsCase(dir: string): boolean {
+  const name = join(dir, `.case-probe-${process.pid}-aB`);
+  fs.writeFileSync(name, '', { mode: FILE_MODE });
+  try {
+    return fs.existsSync(join(dir, `.CASE-PROBE-${process.pid}-Ab`));
+  } finally {
+    fs.rmSync(name, { force: true });
+  }
 }
 
 // ---- durable writes -------------------------------------------------------------------------------
 
 let tmpCounter = 0;
 
-/** A name in tmp/ no other process uses. */
-export function tmpPath(store: Store, hint: string): string {
-  return join(store.tmp, `${hint}.${process.pid}.${(tmpCounter++).toString(36)}.${Date.now().toString(36)}`);
+/**
+ * A fresh name in tmp/: `<kind>~<process tag>~<n>[~<detail>]`. The process tag is unique across hosts and
+ * PID namespaces and never reused (identity.ts), the counter within the process: no other writer, here or
+ * on another host sharing the root, can pick the same name. Recovery reads the tag to judge the writer.
+ */
+export function tmpPath(store: Store, kind: string, detail?: string): string {
+  return join(store.tmp, `${kind}~${processTag().text}~${(tmpCounter++).toString(36)}${detail ? `~${detail}` : ''}`);
 }
 
-/** Writes a new file in tmp/ (mode 0600) and, unless sync is false, fsyncs it. Returns its path. */
-export async function writeTmp(store: Store, hint: string, data: string | Buffer, sync = true): Promise<string> {
-  const path = tmpPath(store, hint);
-  const fh = await fsp.open(path, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL, FILE_MODE);
+/** A file in tmp/ as tmpPath names it; null for any other name. */
+export interface TmpName {
+  name: string;
+  kind: string;
+  owner: string;
+  detail: string | null;
+}
+
+export function parseTmpName(name: string): TmpName | null {
+  const m = /^([a-z]+)~([^~]+)~([0-9a-z]+)(?:~(.*))?$/.exec(name);
+  return m ? { name, kind: m[1], owner: m[2], detail: m[4] ?? null } : null;
+}
+
+/**
+ * Creates a new file (O_EXCL, mode 0600) and writes it. On failure removes the file only if this call
+ * created it (after EEXIST the path is someone else's file, perhaps a job between its write and rename).
+ */
+function createFileSync(path: string, data: string | Buffer): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, FILE_MODE);
+  } catch (err) {
+    throw withSubject(err, `create ${path}`);
+  }
+  try {
+    fs.writeFileSync(fd, data);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(path, { force: true }); // ours, half-written (a full disk): it must not stay behind
+    throw withSubject(err, `write ${path}`);
+  }
+  fs.closeSync(fd);
+}
+
+/** Writes a new file in tmp/ and, unless sync is false, fsyncs it. Returns its path. */
+export async function writeTmp(store: Store, kind: string, data: string | Buffer, sync = true, detail?: string): Promise<string> {
+  const path = tmpPath(store, kind, detail);
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(path, FS.O_WRONLY | FS.O_CREAT | FS.O_EXCL | FS.O_NOFOLLOW, FILE_MODE);
+  } catch (err) {
+    throw withSubject(err, `create ${path}`);
+  }
   try {
     await fh.writeFile(data);
     if (sync) await fh.sync();
   } catch (err) {
     await fh.close().catch(() => {});
     await fsp.unlink(path).catch(() => {});
-    throw err;
+    throw withSubject(err, `write ${path}`);
   }
   await fh.close();
   return path;
 }
 
 /** writeTmp without fsync, synchronously: for batches that flush the filesystem once afterwards. */
-export function writeTmpSync(store: Store, hint: string, data: string): string {
-  const path = tmpPath(store, hint);
-  try {
-    fs.writeFileSync(path, data, { mode: FILE_MODE, flag: 'wx' });
-  } catch (err) {
-    fs.rmSync(path, { force: true }); // a half-written file (a full disk) must not stay behind
-    throw err;
-  }
+export function writeTmpSync(store: Store, kind: string, data: string, detail?: string): string {
+  const path = tmpPath(store, kind, detail);
+  createFileSync(path, data);
   return path;
 }
 
 /** Writes `dest` atomically: tmp file, fsync, rename over dest. The caller fsyncs dest's folder if it must. */
 export async function writeFileDurable(store: Store, dest: string, data: string | Buffer): Promise<void> {
-  const tmp = await writeTmp(store, 'write', data);
+  let tmp: string;
+  try {
+    tmp = await writeTmp(store, 'write', data);
+  } catch (err) {
+    throw withSubject(err, `write ${dest}`, true); // the file being written, not its tmp/ name
+  }
   try {
     await fsp.rename(tmp, dest);
   } catch (err) {
     await fsp.unlink(tmp).catch(() => {});
-    throw err;
+    throw withSubject(err, `write ${dest}`);
+  }
+}
+
+/** writeFileDurable without fsync, synchronously (a record that may be lost in a crash, not torn). */
+export function replaceFileSync(store: Store, dest: string, data: string): void {
+  const tmp = tmpPath(store, 'write');
+  createFileSync(tmp, data);
+  try {
+    fs.renameSync(tmp, dest);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw withSubject(err, `write ${dest}`);
   }
 }
 
@@ -176,9 +284,11 @@ export async function fsyncDir(dir: string): Promise<void> {
 /**
  * Flushes every dirty file of the filesystem holding `path` with one syncfs(2) (coreutils `sync -f`).
  * For a batch, one call replaces thousands of fsyncs (measured: 10,000 files written 2.5x faster).
- * Returns false when it could not run, so the caller falls back to fsyncing each file.
+ * Linux only: macOS's `sync -f` exits 0 without syncing a filesystem. Returns false when it did not run,
+ * so the caller falls back to fsyncing each file.
  */
 export async function syncFilesystem(path: string): Promise<boolean> {
+  if (process.platform !== 'linux') return false;
   const { execFile } = await import('node:child_process');
   return new Promise((resolve) => {
     execFile('sync', ['-f', path], (err) => resolve(!err));
@@ -209,62 +319,92 @@ export function ensureRealDir(dir: string): void {
   realDirs.add(dir);
 }
 
-// ---- ids ------------------------------------------------------------------------------------------
-
-/** One of 256 subfolders of ids/ (FNV-1a of the id), so no folder holds millions of entries. */
-export function idShard(id: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) {
-    h ^= id.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return ((h >>> 0) & 0xff).toString(16).padStart(2, '0');
-}
-
-// Every path built from an id checks it first (defence in depth: callers validate too).
-
-export function idMarkerPath(store: Store, id: string): string {
-  assertValidId(id);
-  return join(store.ids, idShard(id), id);
+/** Forgets that `dir` was checked (it was removed, e.g. an hour shard by retention). */
+export function forgetRealDir(dir: string): void {
+  realDirs.delete(dir);
 }
 
 /**
- * Reserves `id` by hard-linking `file` (the job's first version, in tmp/) as ids/<shard>/<id>.
- * Returns false when the id is taken. link(2) never replaces, so of racing processes exactly one wins.
+ * An error of a file operation, with what was being done in its message ("cannot write
+ * /q/config.json: no space left on device"), instead of Node's raw `ENOSPC: ..., write`.
  */
-export async function reserveId(store: Store, id: string, file: string): Promise<boolean> {
-  const marker = idMarkerPath(store, id);
-  ensureRealDir(dirname(marker));
-  try {
-    await fsp.link(file, marker);
-    return true;
-  } catch (err) {
-    if (isErrno(err, 'EEXIST')) return false;
-    if (!isErrno(err, 'ENOENT')) throw err;
-  }
-  // First id in this shard: make the folder, and sync ids/ so the folder (and the marker) survive a crash.
-  await fsp.mkdir(join(store.ids, idShard(id)), { recursive: true, mode: DIR_MODE });
-  await fsyncDir(store.ids);
-  return reserveId(store, id, file);
+export function withSubject(err: unknown, what: string, replace = false): Error {
+  let e = err as NodeJS.ErrnoException;
+  if (replace && (e as { subject?: boolean })?.subject && e.cause) e = e.cause as NodeJS.ErrnoException;
+  else if (!e || typeof e !== 'object' || typeof e.code !== 'string' || (e as { subject?: boolean }).subject) return err as Error;
+  const text = ERRNO_TEXT[e.code ?? ""] ?? e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+  const wrapped = new QueuectlError(`Cannot ${what}: ${text}`, e.code!, { cause: e }) as QueuectlError & { subject: boolean; errno?: number; path?: string };
+  wrapped.subject = true;
+  wrapped.path = e.path;
+  return wrapped;
 }
 
-/** Frees an id (after its job was purged), so it may be used again. */
-export async function releaseId(store: Store, id: string): Promise<void> {
-  await fsp.unlink(idMarkerPath(store, id)).catch((err) => {
-    if (!isErrno(err, 'ENOENT')) throw err;
-  });
-}
+const ERRNO_TEXT: Record<string, string> = {
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only filesystem',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EIO: 'input/output error',
+  EEXIST: 'a file of that name exists',
+  ENOENT: 'no such file or folder',
+  ELOOP: 'it is a symlink',
+};
 
 // ---- reading --------------------------------------------------------------------------------------
 
-/** Reads and parses one job file; state is taken from the folder. */
-export async function readJob(path: string, state: JobState): Promise<Job> {
-  return parseStoredJob(await fsp.readFile(path, 'utf8'), path, state);
+/** What a job file read gave: its text, or why it is not readable as a job. */
+export type FileRead =
+  | { ok: true; text: string; size: number; mtimeMs: number; ctimeMs: number }
+  | { ok: false; gone: true }
+  | { ok: false; gone: false; problem: string };
+
+/**
+ * Reads a file that should be a job: never follows a symlink (O_NOFOLLOW), never blocks on a FIFO or a
+ * device (O_NONBLOCK, then fstat on the open descriptor), refuses anything but a regular file of at most
+ * `maxBytes`. Synchronous: a few microseconds for a small local file, and the callers are on hot paths.
+ */
+export function readJobFileSync(path: string, maxBytes = MAX_JOB_BYTES): FileRead {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, FS.O_RDONLY | FS.O_NOFOLLOW | FS.O_NONBLOCK);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return { ok: false, gone: true };
+    if (isErrno(err, 'ELOOP')) return { ok: false, gone: false, problem: 'not a regular file (a symlink); only plain JSON files are jobs' };
+    if (isErrno(err, 'ENXIO')) return { ok: false, gone: false, problem: 'not a regular file (a FIFO or socket); only plain JSON files are jobs' };
+    throw err;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) {
+      const what = st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device';
+      return { ok: false, gone: false, problem: `not a regular file (${what}); only plain JSON files are jobs` };
+    }
+    if (st.size > maxBytes) return { ok: false, gone: false, problem: `${st.size} bytes is too large for a job file (limit ${maxBytes / 1024 / 1024}MB)` };
+    const buf = Buffer.alloc(st.size);
+    let got = 0;
+    while (got < st.size) {
+      const n = fs.readSync(fd, buf, got, st.size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return { ok: true, text: buf.subarray(0, got).toString('utf8'), size: got, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
-/** Serialised job, ready for writeTmp. */
-export function jobData(job: Job): string {
-  return serializeJob(job);
+/**
+ * Reads and parses one job file (state taken from the folder), safely (readJobFileSync): a FIFO, a symlink
+ * or an oversized file throws a QueuectlError saying so, an absent one an ENOENT error.
+ */
+export async function readJob(path: string, state: JobState): Promise<Job> {
+  const r = readJobFileSync(path);
+  if (!r.ok) {
+    if (r.gone) throw Object.assign(new Error(`${path}: no such file`), { code: 'ENOENT' });
+    throw new QueuectlError(`${path}: ${r.problem}`, 'EBADJOB');
+  }
+  return parseStoredJob(r.text, path, state);
 }
 
 /** Visible entries of a folder: not dotfiles, names ending in .json; [] if the folder is missing. */
@@ -292,21 +432,20 @@ export async function listCompletedShards(store: Store): Promise<string[]> {
   }
 }
 
-/** Path of a finished job's file. */
-export function completedPath(store: Store, shard: string, id: string): string {
-  assertValidId(id);
-  return join(store.completed, shard, `${id}.json`);
+/** One of 256 subfolders (FNV-1a of the key), so no folder holds millions of entries. */
+export function shardOf(key: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return ((h >>> 0) & 0xff).toString(16).padStart(2, '0');
 }
 
 /** Log of one run of a job: logs/<shard>/<id>.<run>.log (run = 1-based number in the job's history). */
 export function logPath(store: Store, id: string, run: number): string {
-  assertValidId(id);
-  return join(store.logs, idShard(id), `${id}.${run}.log`);
-}
-
-export function deadPath(store: Store, id: string): string {
-  assertValidId(id);
-  return join(store.dead, `${id}.json`);
+  if (!/^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/.test(id)) throw new QueuectlError(`Invalid job id ${JSON.stringify(id)}`, 'EINPUT');
+  return join(store.logs, shardOf(id), `${id}.${run}.log`);
 }
 
 /**
@@ -338,62 +477,6 @@ export async function countCompletedShard(store: Store, shard: string, now: numb
   const count = (await listJsonNames(dir)).length;
   if (closed) await writeFileDurable(store, cacheFile, `${count} ${st.mtimeMs}\n`).catch(() => {});
   return count;
-}
-
-// ---- claims ---------------------------------------------------------------------------------------
-
-/** A file in processing/: the pending name it came from, the worker that holds it and the claim sequence. */
-export interface ClaimName {
-  name: string;
-  /** Its name in pending/ before the claim. */
-  pendingName: string;
-  worker: string;
-  seq: number;
-  /** Job id when the pending name was a queuectl name; null for a hand-dropped file. */
-  id: string | null;
-}
-
-/** Name of a claimed file: `<pending name without .json>~<worker>~<seq>.json`. "~" never occurs in ids. */
-export function claimName(pendingFile: string, worker: string, seq: number): string {
-  return `${pendingFile.slice(0, -'.json'.length)}~${worker}~${seq}.json`;
-}
-
-export function parseClaimName(name: string): ClaimName | null {
-  const m = /^(.*)~([a-z0-9]+)~(\d+)\.json$/.exec(name);
-  if (!m) return null;
-  const pending = `${m[1]}.json`;
-  return { name, pendingName: pending, worker: m[2], seq: Number(m[3]), id: parsePendingName(pending)?.id ?? null };
-}
-
-// ---- finding a job by id --------------------------------------------------------------------------
-
-export interface Located {
-  state: JobState;
-  path: string;
-  /** File name within its folder. */
-  name: string;
-}
-
-/**
- * Finds the file of job `id`. Looks in the order jobs move (pending, processing, completed, dead), so a
- * job that moves forward while we look is still found; a few passes cover a retry moving it back.
- */
-export async function locateJob(store: Store, id: string): Promise<Located | null> {
-  assertValidId(id);
-  for (let pass = 0; pass < 3; pass++) {
-    const pendingHit = (await listJsonNames(store.pending)).find((n) => parsePendingName(n)?.id === id);
-    if (pendingHit) return { state: 'pending', path: join(store.pending, pendingHit), name: pendingHit };
-    const processingHit = (await listJsonNames(store.processing)).find((n) => parseClaimName(n)?.id === id);
-    if (processingHit) return { state: 'processing', path: join(store.processing, processingHit), name: processingHit };
-    for (const shard of await listCompletedShards(store)) {
-      const path = completedPath(store, shard, id);
-      if (await exists(path)) return { state: 'completed', path, name: `${id}.json` };
-    }
-    const dead = deadPath(store, id);
-    if (await exists(dead)) return { state: 'dead', path: dead, name: `${id}.json` };
-    if (!(await exists(idMarkerPath(store, id)))) return null;
-  }
-  return null;
 }
 
 export async function exists(path: string): Promise<boolean> {

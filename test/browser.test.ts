@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { REPO, waitFor } from './helpers.js';
-import { startDashboard } from './web-helpers.js';
+import { type Dashboard, startDashboard } from './web-helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const OUT = join(REPO, 'test-output');
@@ -39,6 +39,12 @@ function watchErrors(page: Page): string[] {
 
 const cardText = (page: Page, state: string) => page.textContent(`.counts [data-count="${state}"]`);
 
+/** Opens the URL `queuectl dashboard` prints (with ?token=): the page sets its cookie and drops the token from the URL. */
+async function login(page: Page, d: Dashboard): Promise<void> {
+  await page.goto(`${d.base}/?token=${d.token}`);
+  assert.equal(new URL(page.url()).search, '', 'the token leaves the address bar');
+}
+
 describe('the status page in chromium', { timeout: 60_000 }, () => {
   test('the overview updates live when a worker completes a job, and a dead job is retried with a click', async (t) => {
     const browser = await launch(t);
@@ -54,7 +60,7 @@ describe('the status page in chromium', { timeout: 60_000 }, () => {
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors = watchErrors(page);
-    await page.goto(`${d.base}/`);
+    await login(page, d);
     assert.equal(await cardText(page, 'pending'), '1');
     assert.equal(await cardText(page, 'completed'), '0');
     assert.equal(await cardText(page, 'dead'), '1');
@@ -107,6 +113,7 @@ describe('the status page in chromium', { timeout: 60_000 }, () => {
 
     const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1024, height: 768 } });
     const page = await context.newPage();
+    await login(page, d);
     await page.goto(`${d.base}/dlq`);
     await page.check('input[name="ids"][value="x1"]');
     await page.check('input[name="ids"][value="x3"]');
@@ -123,5 +130,77 @@ describe('the status page in chromium', { timeout: 60_000 }, () => {
     await page.click('.actions-bar button');
     await page.waitForURL(/done=cancelled/);
     assert.match((await page.textContent('.notice')) ?? '', /Cancelled job x1/);
+  });
+  test('what the page shows is true: run order, newest first, the nav badge, an empty overview, ?limit, a stopping worker', async (t) => {
+    const browser = await launch(t);
+    if (!browser) return;
+    const d = await startDashboard(t, { refreshSeconds: 0.3 });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = watchErrors(page);
+
+    // An empty overview: the sentence gets the panel's width, on one line (not a 96 px grid column).
+    await login(page, d);
+    const empty = await page.evaluate(() => {
+      const li = document.querySelector('#recent li.empty')!;
+      const range = document.createRange();
+      range.selectNodeContents(li);
+      return { text: li.textContent, lines: range.getClientRects().length, width: range.getBoundingClientRect().width };
+    });
+    assert.equal(empty.text, 'Nothing has finished yet.');
+    assert.equal(empty.lines, 1, `on one line, got ${JSON.stringify(empty)}`);
+
+    // "In the order they will run": priority -5 before 0, whatever their age.
+    const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+    await d.enqueue([
+      { id: 'old-p0', command: 'true', run_at: ago(60_000) },
+      { id: 'new-pm5', command: 'true', priority: -5, run_at: ago(1_000) },
+      { id: 'mid-p3', command: 'true', priority: 3, run_at: ago(30_000) },
+    ]);
+    await page.goto(`${d.base}/jobs?state=pending`);
+    assert.deepEqual(await page.$$eval('table.jobs tbody td.id a', (as) => as.map((a) => a.textContent)), ['new-pm5', 'old-p0', 'mid-p3']);
+    assert.match((await page.textContent('[data-order]')) ?? '', /order workers take them/);
+
+    // ?limit=10 says 10 per page (the select used to fall back to its first option, 25).
+    await page.goto(`${d.base}/jobs?state=pending&limit=10`);
+    assert.equal(await page.$eval('select[name="limit"]', (s) => (s as HTMLSelectElement).selectedOptions[0].textContent), '10 per page');
+    assert.equal(await page.$eval('select[name="limit"]', (s) => (s as HTMLSelectElement).value), '10');
+
+    // Newest finished first: one worker runs them in run order, so the newest is the last run, not the largest id.
+    const w = await d.startWorker();
+    await waitFor(async () => (await d.counts()).completed === 3, { what: 'three completed jobs', timeoutMs: 15_000 });
+    await w.stop();
+    await page.goto(`${d.base}/jobs?state=completed`);
+    assert.deepEqual(await page.$$eval('table.jobs tbody td.id a', (as) => as.map((a) => a.textContent)), ['mid-p3', 'old-p0', 'new-pm5']);
+    assert.match((await page.textContent('[data-order]')) ?? '', /Newest finished first/);
+
+    // The job page's nav carries the dead-letter badge like every other page.
+    await d.enqueue([{ id: 'gone', command: 'true', delay: '1h' }]);
+    assert.equal((await d.get('/api/jobs/gone/cancel', { method: 'POST', headers: { 'x-csrf-token': await d.csrf() } })).status, 200);
+    await page.goto(`${d.base}/jobs/old-p0`);
+    assert.equal(await page.textContent('nav a[href="/dlq"] .badge'), '1');
+    assert.equal(await page.isVisible('nav a[href="/dlq"] .badge'), true);
+
+    // A stopping worker is "stopping", not "idle", while jobs wait: one slot still runs a job, the other takes no more.
+    const flag = `${d.dir}/release`;
+    await d.enqueue([{ id: 'hold', command: `while [ ! -f '${flag}' ]; do sleep 0.05; done` }]);
+    const two = await d.startWorker(['--count', '2']);
+    await waitFor(async () => (await d.counts()).processing === 1, { what: 'hold to be running', timeoutMs: 10_000 });
+    await page.goto(`${d.base}/`);
+    await page.waitForFunction(() => document.querySelectorAll('#workers-body [data-worker-status]').length === 2, null, { timeout: 5_000 });
+    assert.match((await page.textContent('#workers-body')) ?? '', /idle/, 'before the stop, the free slot is idle');
+    two.child.kill('SIGTERM');
+    // The live page follows (app.js), then a fresh render says the same.
+    await page.waitForFunction(() => [...document.querySelectorAll('#workers-body [data-worker-status]')].every((b) => b.textContent === 'stopping'), null, { timeout: 10_000 });
+    await d.enqueue([{ id: 'waits', command: 'true' }]);
+    await page.reload();
+    assert.deepEqual(await page.$$eval('#workers-body [data-worker-status]', (bs) => bs.map((b) => b.textContent)), ['stopping', 'stopping']);
+    const rows = (await page.textContent('#workers-body')) ?? '';
+    assert.doesNotMatch(rows, /idle/);
+    assert.match(rows, /hold/);
+    assert.match(rows, /stopping: takes no more jobs/);
+    await fsp.writeFile(flag, '');
+    await waitFor(() => two.child.exitCode !== null, { what: 'the stopping worker to finish hold and exit', timeoutMs: 10_000 });
+    assert.equal((await d.counts()).pending, 1, 'waits was never taken');
+    assert.deepEqual(errors, [], 'no script errors or CSP violations');
   });
 });

@@ -122,7 +122,7 @@ describe('enqueue refuses bad input with exit 2, says what is wrong where, and w
     { name: 'flag --max-retries -1', args: ['enqueue', '--max-retries', '-1', '--', 'true'], expect: ['--max-retries', 'integer from 0 to 100', '"-1"'] },
     { name: 'flag --max-retries abc', args: ['enqueue', '--max-retries', 'abc', '--', 'true'], expect: ['--max-retries', '"abc"'] },
     { name: 'flag --delay soon', args: ['enqueue', '--delay', 'soon', '--', 'true'], expect: ['field "delay"', 'duration', '"soon"'] },
-    { name: 'flag --timeout 0', args: ['enqueue', '--timeout', '0', '--', 'true'], expect: ['field "timeout"', 'more than 0'] },
+    { name: 'flag --timeout 0', args: ['enqueue', '--timeout', '0', '--', 'true'], expect: ['field "timeout"', 'at least 1ms'] },
     { name: 'flag --timeout abc', args: ['enqueue', '--timeout', 'abc', '--', 'true'], expect: ['field "timeout"', '"abc"'] },
     { name: 'flag --run-at garbage', args: ['enqueue', '--run-at', 'garbage', '--', 'true'], expect: ['field "run_at"', 'ISO-8601'] },
     { name: 'flag --id a/b', args: ['enqueue', '--id', 'a/b', '--', 'true'], expect: ['field "id"', '"a/b"'] },

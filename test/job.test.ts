@@ -7,12 +7,10 @@ import {
   COMMAND_MAX_BYTES,
   createJob,
   ID_PATTERN,
-  isDue,
   type Job,
   newJobId,
-  parsePendingName,
-  pendingName,
 } from '../src/job.js';
+import { isDue, parsePendingName, pendingName } from '../src/lifecycle.js';
 
 const NOW = Date.parse('2026-03-01T12:00:00.000Z');
 const DEFAULTS = { maxRetries: 3, cwd: '/srv/app' };
@@ -95,8 +93,8 @@ describe('createJob refuses bad specs, naming the job, the field and what was ex
 
   test('a timeout that is not a positive duration is refused', () => {
     refuses({ command: 'true', timeout: 'fast' }, 'field "timeout"', 'number of seconds or a duration', '"fast" (string)');
-    refuses({ command: 'true', timeout: 0 }, 'field "timeout"', 'more than 0');
-    refuses({ command: 'true', timeout: '0s' }, 'field "timeout"', 'more than 0');
+    refuses({ command: 'true', timeout: 0 }, 'field "timeout"', 'at least 1ms');
+    refuses({ command: 'true', timeout: '0s' }, 'field "timeout"', 'at least 1ms');
     refuses({ command: 'true', timeout: -1 }, 'field "timeout"', '-1 (number)');
     refuses({ command: 'true', timeout: true }, 'field "timeout"', 'true (boolean)');
   });
@@ -199,6 +197,41 @@ describe('createJob fills in defaults and keeps what it does not know', () => {
     const copy = structuredClone(spec);
     make(spec);
     assert.deepEqual(spec, copy);
+  });
+});
+
+describe('no input is silently reinterpreted', () => {
+  test('impossible dates and times are refused, not carried over into the next month', () => {
+    for (const run_at of ['2026-02-30', '2026-02-29T10:00:00Z', '2026-04-31T00:00:00Z', '2026-13-01', '2026-01-01T24:00:00Z', '2026-01-01T10:61:00Z', '2026-01-01T10:00:60Z', '2026-01-01T10:00:00+25:00']) {
+      refuses({ command: 'true', run_at }, 'field "run_at"', 'must be a real ISO-8601 date or time');
+    }
+    assert.equal(make({ command: 'true', run_at: '2028-02-29T10:00:00Z' }).run_at, '2028-02-29T10:00:00.000Z', 'a leap day is real');
+  });
+
+  test('a date alone is local midnight, and a time without an offset is local time', () => {
+    const local = new Date(2026, 4, 17, 0, 0, 0).getTime();
+    assert.equal(Date.parse(make({ command: 'true', run_at: '2026-05-17' }).run_at), local);
+    assert.equal(Date.parse(make({ command: 'true', run_at: '2026-05-17T09:30' }).run_at), new Date(2026, 4, 17, 9, 30).getTime());
+    assert.equal(make({ command: 'true', run_at: '2026-05-17T09:30:00+02:00' }).run_at, '2026-05-17T07:30:00.000Z');
+  });
+
+  test('durations must be finite and in range, with messages that are true', () => {
+    refuses({ command: 'true', timeout: 1e308 }, 'field "timeout"', 'must be at most 36500 days');
+    refuses({ command: 'true', delay: 1e308 }, 'field "delay"', 'must be at most 36500 days');
+    refuses({ command: 'true', timeout: 0.0001 }, 'field "timeout"', 'must be at least 1ms (0.001 seconds)', '0.0001');
+    assert.equal(make({ command: 'true', timeout: 0.001 }).timeout, 0.001);
+    assert.equal(make({ command: 'true', timeout: '1500ms' }).timeout, 1.5);
+  });
+
+  test('fields queuectl owns are set afresh: attempts, history and the rest of a copied record', () => {
+    const job = make({ command: 'true', attempts: 5, history: 'no', exit_code: 3, last_error: 'x', state: 'dead', finished_at: 'never', source: 'x.json' });
+    assert.equal(job.attempts, 0);
+    assert.equal(job.history, undefined);
+    assert.equal(job.exit_code, undefined);
+    assert.equal(job.last_error, undefined);
+    assert.equal(job.state, 'pending');
+    assert.equal(job.finished_at, undefined);
+    assert.equal(job.source, undefined);
   });
 });
 

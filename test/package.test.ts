@@ -106,8 +106,11 @@ describe('the package', () => {
     t.after(() => page.kill('SIGKILL'));
     let out = '';
     page.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const port = Number((await waitFor(() => /:(\d+)\/\n/.exec(out), { timeoutMs: 10_000, what: `the page to listen: ${out}` }))[1]);
-    const res = await fetch(`http://127.0.0.1:${port}/`);
+    // Without --token it makes one and prints the URL with it.
+    const url = (await waitFor(() => /^ {2}(http:\/\/\S+)$/m.exec(out), { timeoutMs: 10_000, what: `the page to listen: ${out}` }))[1];
+    const token = new URL(url).searchParams.get('token');
+    assert.ok(token, url);
+    const res = await fetch(new URL('/', url), { headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.status, 200);
     assert.match(await res.text(), /installed|queuectl/);
     page.kill('SIGTERM');

@@ -160,9 +160,13 @@ describe('output: capped log, bounded tail', () => {
 });
 
 describe('the environment of the command', () => {
-  test('env additions are passed, on top of the inherited environment', async (t) => {
-    const { result } = await run(t, 'printf "%s|%s" "$GREETING" "$PATH"', { env: { GREETING: 'hello world' } });
-    assert.equal(result.tail, `hello world|${process.env.PATH}`);
+  test('the command sees exactly the environment it is given, nothing of the worker\'s own', async (t) => {
+    process.env.QUEUECTL_TEST_LEAK = 'leaked'; // in this process's environment: it must not reach the job
+    t.after(() => {
+      delete process.env.QUEUECTL_TEST_LEAK;
+    });
+    const { result } = await run(t, 'printf "%s|%s|%s" "$GREETING" "$PATH" "${QUEUECTL_TEST_LEAK-unset}"', { env: { GREETING: 'hello world', PATH: '/usr/bin:/bin' } });
+    assert.equal(result.tail, 'hello world|/usr/bin:/bin|unset');
   });
 
   test('the command runs in the given cwd', async (t) => {

@@ -11,6 +11,7 @@ import { enqueueJobs } from '../src/enqueue.js';
 import { type Counts, readStatus } from '../src/inspect.js';
 import type { Job } from '../src/job.js';
 import { openStore, type Store } from '../src/store.js';
+import { newAccessToken } from '../src/web/security.js';
 import { createApp } from '../src/web/server.js';
 import { CLI, makeTempRoot, REPO, waitFor } from './helpers.js';
 
@@ -26,13 +27,18 @@ export interface Dashboard {
   config: Config;
   /** http://127.0.0.1:<port> */
   base: string;
+  /** The dashboard's access token (given, or a fresh random one as `queuectl dashboard` makes). */
+  token: string;
+  /** A request with the token (Authorization: Bearer), as a script that was given it would send. */
   get(path: string, init?: RequestInit): Promise<Response>;
+  /** A request without the token (nothing added): what anyone else who can connect gets. */
+  anon(path: string, init?: RequestInit): Promise<Response>;
   /** The CSRF token, as a script would get it. */
   csrf(): Promise<string>;
   enqueue(specs: Record<string, unknown>[]): Promise<Job[]>;
   counts(): Promise<Counts>;
-  /** Starts a real worker process on the root; it is stopped (SIGTERM, then SIGKILL) when the test ends. */
-  startWorker(): Promise<Worker>;
+  /** Starts a real worker process on the root (`worker start ARGS`); it is stopped (SIGTERM, then SIGKILL) when the test ends. */
+  startWorker(args?: string[]): Promise<Worker>;
 }
 
 export interface Worker {
@@ -44,7 +50,7 @@ export interface Worker {
 
 /**
  * A fresh root (FAST config written as config.json, as `config set` would) served by createApp on
- * 127.0.0.1:0. Everything is torn down when the test ends: workers, then the server, then the folder.
+ * 127.0.0.1:0, with a token like every dashboard. Everything is torn down when the test ends: workers, then the server, then the folder.
  */
 export async function startDashboard(t: TestContext, opts: { token?: string; refreshSeconds?: number } = {}): Promise<Dashboard> {
   const tmp = await makeTempRoot();
@@ -52,7 +58,8 @@ export async function startDashboard(t: TestContext, opts: { token?: string; ref
   await fsp.writeFile(join(tmp.root, 'config.json'), JSON.stringify(FAST), { mode: 0o600 });
   const store = await openStore(tmp.root);
   const config = await loadConfig(store);
-  const app = createApp({ store, config, token: opts.token, viewsDir: join(REPO, 'views'), refreshSeconds: opts.refreshSeconds });
+  const token = opts.token ?? newAccessToken();
+  const app = createApp({ store, config, token, viewsDir: join(REPO, 'views'), refreshSeconds: opts.refreshSeconds });
   const server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -69,15 +76,21 @@ export async function startDashboard(t: TestContext, opts: { token?: string; ref
     store,
     config,
     base,
-    get: (path, init) => fetch(base + path, { redirect: 'manual', ...init }),
+    token,
+    get: (path, init) => {
+      const headers = new Headers(init?.headers);
+      if (!headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
+      return fetch(base + path, { redirect: 'manual', ...init, headers });
+    },
+    anon: (path, init) => fetch(base + path, { redirect: 'manual', ...init }),
     async csrf() {
-      const res = await fetch(`${base}/api/csrf`, { headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {} });
+      const res = await fetch(`${base}/api/csrf`, { headers: { authorization: `Bearer ${token}` } });
       return ((await res.json()) as { token: string }).token;
     },
     enqueue: (specs) => enqueueJobs(store, specs.map((spec, i) => ({ spec, label: `job ${i + 1}` })), { now: Date.now(), maxRetries: 3, cwd: tmp.dir }),
     counts: async () => (await readStatus(store, Date.now(), 600)).counts,
-    async startWorker() {
-      const w = spawnWorker(tmp.root, tmp.dir);
+    async startWorker(args = []) {
+      const w = spawnWorker(tmp.root, tmp.dir, args);
       workers.push(w);
       await waitFor(() => w.output().includes('ready'), { what: 'the worker to print "ready"', timeoutMs: 10_000 });
       return w;
@@ -85,10 +98,10 @@ export async function startDashboard(t: TestContext, opts: { token?: string; ref
   };
 }
 
-function spawnWorker(root: string, cwd: string): Worker {
+function spawnWorker(root: string, cwd: string, args: string[]): Worker {
   const env = { ...process.env, NO_COLOR: '1' };
   for (const k of Object.keys(env)) if (k.startsWith('QUEUECTL_') || k === 'NODE_OPTIONS') delete env[k];
-  const child = spawn(process.execPath, [CLI, 'worker', 'start', '--root', root], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'worker', 'start', '--root', root, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));

@@ -3,7 +3,8 @@
 // security headers and cursor pagination.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { listJobsPage } from '../src/inspect.js';
 import { CLI, explain, REPO, runCli, waitFor } from './helpers.js';
@@ -309,34 +310,60 @@ describe('CSRF and tokens', () => {
     assert.equal((await fetch(`${d.base.replace('127.0.0.1', 'localhost')}/healthz`)).status, 200);
   });
 
-  test('with a token, every request but /healthz needs it: Bearer header, or ?token= once then a cookie', async (t) => {
+  test('every request but /healthz and /static/ needs the token: Bearer header (any case), or ?token= once then a cookie', async (t) => {
     const token = 'tok-0123456789abcdef';
     const d = await startDashboard(t, { token });
-    assert.equal((await d.get('/healthz')).status, 200);
-    for (const path of ['/', '/jobs', '/api/status', '/metrics']) {
-      const res = await d.get(path, { headers: JSON_ACCEPT });
+    assert.equal((await d.anon('/healthz')).status, 200);
+    assert.equal((await d.anon('/static/app.css')).status, 200);
+    for (const path of ['/', '/jobs', '/dlq', '/jobs/x', '/api/status', '/api/jobs', '/api/jobs/x', '/api/csrf', '/metrics']) {
+      const res = await d.anon(path, { headers: JSON_ACCEPT });
       assert.equal(res.status, 401, path);
       assert.match(res.headers.get('www-authenticate') ?? '', /Bearer/);
+      assert.doesNotMatch(await res.text(), /"token":/, `${path} gives nothing away`);
     }
-    const page = await d.get('/', { headers: HTML });
+    const page = await d.anon('/', { headers: HTML });
     assert.equal(page.status, 401);
     assert.match(await page.text(), /needs its token/);
-    assert.equal((await d.get('/api/status', { headers: { authorization: 'Bearer wrong-token-here' } })).status, 401);
-    assert.equal((await d.get('/api/status', { headers: { authorization: `Bearer ${token}` } })).status, 200);
-    assert.equal((await d.get('/?token=wrong', { headers: HTML })).status, 401);
+    assert.equal((await d.anon('/api/status', { headers: { authorization: 'Bearer wrong-token-here' } })).status, 401);
+    for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) {
+      assert.equal((await d.anon('/api/status', { headers: { authorization: `${scheme} ${token}` } })).status, 200, scheme);
+    }
+    assert.equal((await d.anon('/api/status', { headers: { authorization: `Basic ${token}` } })).status, 401, 'another scheme');
+    assert.equal((await d.anon('/?token=wrong', { headers: HTML })).status, 401);
 
-    const login = await d.get(`/jobs?state=dead&token=${token}`, { headers: HTML });
+    const login = await d.anon(`/jobs?state=dead&token=${token}`, { headers: HTML });
     assert.equal(login.status, 303);
     assert.equal(login.headers.get('location'), '/jobs?state=dead', 'the token leaves the URL');
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
     assert.match(login.headers.get('set-cookie') ?? '', /HttpOnly/);
     assert.match(login.headers.get('set-cookie') ?? '', /SameSite=Strict/);
-    assert.equal((await d.get('/jobs?state=dead', { headers: { cookie, ...HTML } })).status, 200);
+    assert.equal((await d.anon('/jobs?state=dead', { headers: { cookie, ...HTML } })).status, 200);
 
     // The token does not replace CSRF.
-    assert.equal((await d.get('/api/dlq/retry-all', { method: 'POST', headers: { cookie } })).status, 403);
+    assert.equal((await d.anon('/api/dlq/retry-all', { method: 'POST', headers: { cookie } })).status, 403);
     const csrf = await d.csrf();
-    assert.equal((await d.get('/api/dlq/retry-all', { method: 'POST', headers: { cookie, 'x-csrf-token': csrf } })).status, 200);
+    assert.equal((await d.anon('/api/dlq/retry-all', { method: 'POST', headers: { cookie, 'x-csrf-token': csrf } })).status, 200);
+  });
+
+  test('a form\'s `back` is checked as it will be sent: "/.//evil.com" and friends go to a page of this server', async (t) => {
+    const d = await startDashboard(t);
+    const csrf = await d.csrf();
+    const back = async (value: string) => {
+      const res = await d.get('/api/dlq/retry-all', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+        body: new URLSearchParams({ _csrf: csrf, back: value }),
+      });
+      assert.equal(res.status, 303, value);
+      return res.headers.get('location') ?? '';
+    };
+    for (const evil of ['//evil.example/x', '/.//evil.example', '/..//evil.example/x', '/././/evil.example', '/\t/evil.example', '/\\evil.example', '/%2e//evil.example', 'https://evil.example/', 'evil.example']) {
+      const location = await back(evil);
+      assert.equal(location, '/?done=retried&n=0&failed=0', `${JSON.stringify(evil)} -> ${location}`);
+      assert.doesNotMatch(location, /^\/\/|evil/);
+    }
+    assert.equal(await back('/jobs?state=dead'), '/jobs?state=dead&done=retried&n=0&failed=0', 'a page of this server is kept');
+    assert.equal(await back('/dlq/../jobs'), '/jobs?done=retried&n=0&failed=0', 'normalised');
   });
 });
 
@@ -361,7 +388,7 @@ describe('metrics and health', () => {
         continue;
       }
       if (line.startsWith('# HELP ')) continue;
-      const m = /^([a-z_:][a-z0-9_:]*)(\{[a-z_]+="[^"]*"\})? (-?(?:\d+(?:\.\d+)?(?:e[+-]?\d+)?|\+Inf|NaN))$/.exec(line);
+      const m = /^([a-z_:][a-z0-9_:]*)(\{[a-z_]+="[^"]*"(?:,[a-z_]+="[^"]*")*\})? (-?(?:\d+(?:\.\d+)?(?:e[+-]?\d+)?|\+Inf|NaN))$/.exec(line);
       assert.ok(m, `not a sample line: ${JSON.stringify(line)}`);
       const family = m[1].replace(/_(bucket|sum|count)$/, '');
       assert.ok(typed.has(m[1]) || typed.has(family), `no # TYPE before ${m[1]}`);
@@ -374,10 +401,18 @@ describe('metrics and health', () => {
     assert.equal(samples.get('queuectl_jobs_completed_total'), 1);
     assert.equal(samples.get('queuectl_jobs_failed_total'), 1);
     assert.equal(samples.get('queuectl_jobs_dead_total'), 1);
-    assert.equal(samples.get('queuectl_job_duration_seconds_count'), 2);
-    assert.equal(samples.get('queuectl_job_duration_seconds_bucket{le="+Inf"}'), 2);
-    const buckets = [...samples].filter(([k]) => k.startsWith('queuectl_job_duration_seconds_bucket')).map(([, v]) => v);
-    assert.deepEqual(buckets, [...buckets].sort((a, b) => a - b), 'cumulative buckets never decrease');
+    assert.equal(samples.get('queuectl_job_duration_seconds_count{outcome="completed"}'), 1);
+    assert.equal(samples.get('queuectl_job_duration_seconds_count{outcome="dead"}'), 1);
+    assert.equal(samples.get('queuectl_job_duration_seconds_count{outcome="failed"}'), 0, 'm2 had no retry: its one failed run is dead');
+    assert.equal(samples.get('queuectl_job_duration_seconds_bucket{outcome="completed",le="+Inf"}'), 1);
+    for (const outcome of ['completed', 'failed', 'dead']) {
+      const buckets = [...samples].filter(([k]) => k.startsWith(`queuectl_job_duration_seconds_bucket{outcome="${outcome}"`)).map(([, v]) => v);
+      assert.equal(buckets.length, 18, 'buckets from 10 ms to 24 h, and +Inf');
+      assert.deepEqual(buckets, [...buckets].sort((a, b) => a - b), 'cumulative buckets never decrease');
+    }
+    const build = [...samples].find(([k]) => k.startsWith('queuectl_build_info{'));
+    assert.match(build?.[0] ?? '', /^queuectl_build_info\{version="\d+\.\d+\.\d+[^"]*",node="v[\d.]+"\}$/);
+    assert.equal(build?.[1], 1);
     assert.equal(samples.get('queuectl_workers_alive'), 0);
     const age = samples.get('queuectl_oldest_pending_job_age_seconds')!;
     assert.ok(age >= 89 && age < 200, `oldest due job waited ~90s, got ${age}`);
@@ -403,23 +438,130 @@ describe('queuectl dashboard', () => {
     assert.match(short.stderr, /at least 12 characters/);
   });
 
-  test('prints its URL, serves the page, and stops on Ctrl+C (SIGINT) with exit 0', async (t) => {
+  test('prints its URL with a fresh token, serves the page to that URL only, and stops on Ctrl+C (SIGINT) with exit 0', async (t) => {
     const d = await startDashboard(t);
-    const child = spawn(process.execPath, [CLI, 'dashboard', '--root', d.root, '--port', '0'], { cwd: REPO, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    t.after(() => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
-    const url = await waitFor(() => /http:\/\/127\.0\.0\.1:\d+\//.exec(out)?.[0], { what: 'the dashboard to print its URL', timeoutMs: 10_000 });
-    assert.match(out, /Press Ctrl\+C to stop/);
-    const page = await fetch(url, { headers: HTML });
+    const dash = await spawnDashboard(t, d.root);
+    const { url, base, token } = dash;
+    assert.match(dash.output(), /Press Ctrl\+C to stop/);
+    assert.ok(token.length >= 32, `a long random token, got ${token}`);
+    assert.equal((await fetch(`${base}/`, { headers: HTML })).status, 401, 'the page without the token');
+    const login = await fetch(url, { headers: HTML, redirect: 'manual' });
+    assert.equal(login.status, 303);
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
+    const page = await fetch(`${base}${login.headers.get('location')}`, { headers: { ...HTML, cookie } });
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<title>Overview · queuectl<\/title>/);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill('SIGINT');
+    const again = await spawnDashboard(t, d.root);
+    assert.notEqual(again.token, token, 'each start makes a new token');
+    again.child.kill('SIGKILL');
+    const exited = new Promise<number | null>((resolve) => dash.child.once('exit', (code) => resolve(code)));
+    dash.child.kill('SIGINT');
     const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 5_000).unref())]);
-    assert.equal(code, 0, out);
+    assert.equal(code, 0, dash.output());
+  });
+
+  test('another local user gets nothing from the default (loopback) dashboard: no job, no command, no CSRF token, no action', async (t) => {
+    const why = otherUserUnavailable();
+    if (why) return t.skip(why);
+    const d = await startDashboard(t);
+    await d.enqueue([{ id: 'secret-job', command: 'echo the-password-is-hunter2', delay: '1h' }]);
+    const dash = await spawnDashboard(t, d.root);
+    const probe = await asNobody(dash.base, [
+      { path: '/api/jobs/secret-job' },
+      { path: '/api/jobs?state=all' },
+      { path: '/api/status' },
+      { path: '/api/csrf' },
+      { path: '/jobs/secret-job', html: true },
+      { path: '/', html: true },
+      { path: '/metrics' },
+      { path: '/api/jobs/secret-job/cancel', method: 'POST' },
+      { path: '/api/jobs/secret-job/cancel', method: 'POST', authorization: 'Bearer guessed-token-123' },
+      { path: '/healthz' },
+    ]);
+    for (const r of probe.slice(0, -1)) {
+      assert.equal(r.status, 401, `${r.method} ${r.path}: ${r.body.slice(0, 200)}`);
+      // (The token form echoes the path asked for: nothing the asker did not know.)
+      assert.doesNotMatch(r.body, /hunter2|the-password|"token":|csrf-token|scheduled/, `${r.path} leaks`);
+    }
+    assert.deepEqual(probe.at(-1), { path: '/healthz', method: 'GET', status: 200, body: 'ok\n' }, 'only the health check answers');
+    assert.equal((await d.counts()).scheduled, 1, 'nothing was cancelled');
+    // The token is not in the process's command line (which every user can read), and its environment is private.
+    const proc = await asNobodyReads([`/proc/${dash.child.pid}/cmdline`, `/proc/${dash.child.pid}/environ`]);
+    assert.doesNotMatch(proc[0], new RegExp(dash.token));
+    assert.equal(proc[1], null, 'environ is not readable by another user');
+    // The owner, with the URL it printed, gets everything.
+    assert.equal((await fetch(`${dash.base}/api/jobs/secret-job`, { headers: { authorization: `Bearer ${dash.token}` } })).status, 200);
   });
 });
+
+interface SpawnedDashboard {
+  child: import('node:child_process').ChildProcess;
+  /** The URL it printed, with ?token=. */
+  url: string;
+  base: string;
+  token: string;
+  output(): string;
+}
+
+/** `queuectl dashboard --port 0` on the root as a real process; killed when the test ends. */
+async function spawnDashboard(t: { after: (fn: () => void) => void }, root: string): Promise<SpawnedDashboard> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  delete env.QUEUECTL_DASHBOARD_TOKEN;
+  const child = spawn(process.execPath, [CLI, 'dashboard', '--root', root, '--port', '0'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
+  const m = await waitFor(() => /(http:\/\/127\.0\.0\.1:\d+)\/\?token=([A-Za-z0-9_-]+)/.exec(out), { what: `the dashboard to print its URL with a token; output:\n${out}`, timeoutMs: 10_000 });
+  return { child, url: m[0], base: m[1], token: m[2], output: () => out };
+}
+
+/** Why the other-user test cannot run here, or null: it needs root, runuser and the "nobody" account. */
+function otherUserUnavailable(): string | null {
+  if (process.getuid?.() !== 0) return 'needs root, to run a probe as the user "nobody" (runuser)';
+  if (!existsSync('/usr/sbin/runuser') && !existsSync('/sbin/runuser')) return 'runuser not found (util-linux)';
+  if (spawnSync('id', ['-u', 'nobody']).status !== 0) return 'no "nobody" account';
+  return null;
+}
+
+/** Runs node as the user nobody (another local account) and returns what it printed as JSON. */
+function runAsNobody(script: string, arg: string): unknown {
+  const r = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', script, arg], { cwd: '/', encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH } });
+  assert.equal(r.status, 0, `runuser -u nobody node: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+interface Probe {
+  path: string;
+  method?: string;
+  html?: boolean;
+  authorization?: string;
+}
+
+/** Requests made by another local user (nobody), as `curl http://127.0.0.1:PORT/...` would. */
+async function asNobody(base: string, probes: Probe[]): Promise<{ path: string; method: string; status: number; body: string }[]> {
+  const script = `
+    const { base, probes } = JSON.parse(process.argv[1]);
+    (async () => {
+      const out = [];
+      for (const p of probes) {
+        const headers = { accept: p.html ? 'text/html' : 'application/json' };
+        if (p.authorization) headers.authorization = p.authorization;
+        const method = p.method || 'GET';
+        const r = await fetch(base + p.path, { method, headers, redirect: 'manual' });
+        out.push({ path: p.path, method, status: r.status, body: await r.text() });
+      }
+      console.log(JSON.stringify(out));
+    })();`;
+  return runAsNobody(script, JSON.stringify({ base, probes })) as { path: string; method: string; status: number; body: string }[];
+}
+
+/** Files as another local user (nobody) reads them: their text, or null when it may not. */
+async function asNobodyReads(paths: string[]): Promise<(string | null)[]> {
+  const script = `
+    const fs = require('fs');
+    console.log(JSON.stringify(JSON.parse(process.argv[1]).map((p) => { try { return fs.readFileSync(p, 'latin1'); } catch { return null; } })));`;
+  return runAsNobody(script, JSON.stringify(paths)) as (string | null)[];
+}

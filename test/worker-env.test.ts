@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { resolveConfig } from '../src/config.js';
 import { enqueueJobs } from '../src/enqueue.js';
 import { openStore } from '../src/store.js';
-import { startWorkerPool, type WorkerEvent } from '../src/worker.js';
+import { startWorkerPool, type WorkerEvent } from '../src/pool.js';
 import { CLI, explain, makeTempRoot, runCli, waitFor } from './helpers.js';
 import { enqueue, makeQueue, processGone, waitForState } from './worker-helpers.js';
 

@@ -28,7 +28,7 @@ export interface Queue {
   /** A file jobs append to; one line per run. */
   ledger: string;
   /** Runs the CLI on this root. */
-  cli(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<CliResult>;
+  cli(args: string[], opts?: { input?: string; timeoutMs?: number; env?: Record<string, string | undefined> }): Promise<CliResult>;
   /** Runs the CLI on this root and asserts exit 0; returns stdout. */
   ok(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<string>;
 }
@@ -47,7 +47,7 @@ export async function makeQueue(t: TestContext, config: Record<string, string> =
   });
   await fsp.mkdir(tmp.root, { mode: 0o700 });
   await fsp.writeFile(join(tmp.root, 'config.json'), `${JSON.stringify({ ...FAST_CONFIG, ...config }, null, 2)}\n`, { mode: 0o600 });
-  const cli = (args: string[], opts: { input?: string; timeoutMs?: number } = {}) => runCli(args, { root: tmp.root, cwd: tmp.dir, ...opts });
+  const cli = (args: string[], opts: { input?: string; timeoutMs?: number; env?: Record<string, string | undefined> } = {}) => runCli(args, { root: tmp.root, cwd: tmp.dir, ...opts });
   return {
     dir: tmp.dir,
     root: tmp.root,
@@ -82,6 +82,8 @@ export interface WorkerProc {
   pid: number;
   /** Worker ids printed on the "ready" line. */
   ids: string[];
+  /** The worker's pid as it sees it (its ready line): differs from `pid` inside a PID namespace or a wrapper. */
+  innerPid: number;
   /** Everything printed so far (stdout and stderr, in arrival order). */
   output(): string;
   /** Resolves when the process has exited. */
@@ -98,8 +100,9 @@ export interface WorkerProc {
  * Spawns `node dist/cli/index.js worker start --root ROOT ...args` and resolves once it printed its ready
  * line. NO_COLOR so the lines can be matched.
  */
-export async function startWorker(q: Queue, args: string[] | { args?: string[]; env?: NodeJS.ProcessEnv } = []): Promise<WorkerProc> {
+export async function startWorker(q: Queue, args: string[] | { args?: string[]; env?: NodeJS.ProcessEnv; wrap?: string[] } = []): Promise<WorkerProc> {
   const extra = Array.isArray(args) ? {} : args.env ?? {};
+  const wrap = Array.isArray(args) ? [] : args.wrap ?? [];
   args = Array.isArray(args) ? args : args.args ?? [];
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
@@ -107,7 +110,9 @@ export async function startWorker(q: Queue, args: string[] | { args?: string[]; 
   }
   env.NO_COLOR = '1';
   Object.assign(env, extra);
-  const child = spawn(process.execPath, [CLI, 'worker', 'start', '--root', q.root, ...args], { cwd: q.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // `wrap` runs the worker under another command (a PID namespace, a parent that never reaps it).
+  const argv = [process.execPath, CLI, 'worker', 'start', '--root', q.root, ...args];
+  const child = spawn(wrap[0] ?? argv[0], [...wrap.slice(1), ...(wrap.length ? argv : argv.slice(1))], { cwd: q.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -120,6 +125,7 @@ export async function startWorker(q: Queue, args: string[] | { args?: string[]; 
     child,
     pid: child.pid!,
     ids: [],
+    innerPid: 0,
     output: () => out,
     exited,
     async waitForOutput(re, timeoutMs = 10_000) {
@@ -139,6 +145,7 @@ export async function startWorker(q: Queue, args: string[] | { args?: string[]; 
   };
   const ready = await proc.waitForOutput(/workers? ready \(pid (\d+)\): ([^\n]+)\n/);
   proc.ids = ready[2].trim().split(/\s+/);
+  proc.innerPid = Number(ready[1]);
   return proc;
 }
 

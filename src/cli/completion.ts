@@ -11,8 +11,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { KEY_NAMES } from '../config.js';
 import { InputError } from '../errors.js';
-import { parsePendingName } from '../job.js';
-import { parseClaimName } from '../store.js';
+import { parseClaimName, parsePendingName } from '../lifecycle.js';
 import { type Context, resolveRoot } from './context.js';
 import { locateCommand } from './parse.js';
 import {
@@ -157,6 +156,7 @@ async function argValues(kind: ArgCompletion, before: string[], ctx: Pick<Contex
     case 'shells': return SHELLS.filter((s) => s.startsWith(cur));
     case 'config-keys': return KEY_NAMES.filter((k) => k.startsWith(cur));
     case 'commands': return topWords().filter((w) => w.startsWith(cur));
+    case 'quarantined': return quarantinedNames(rootOf(before, ctx), cur);
     default: return jobIds(rootOf(before, ctx), kind, cur);
   }
 }
@@ -196,4 +196,10 @@ export async function jobIds(root: string, kind: 'ids' | 'active-ids' | 'dead-id
     }
   }
   return [...ids];
+}
+
+/** Names in quarantine/ (not the .reason files beside them). */
+async function quarantinedNames(root: string, prefix: string): Promise<string[]> {
+  const names = await fsp.readdir(join(root, 'quarantine')).catch(() => [] as string[]);
+  return names.filter((n) => !n.startsWith('.') && !n.endsWith('.reason') && n.startsWith(prefix)).slice(0, MAX_IDS);
 }

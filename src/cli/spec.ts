@@ -25,7 +25,7 @@ export interface OptionSpec {
 }
 
 /** What completion offers for an argument. */
-export type ArgCompletion = 'ids' | 'active-ids' | 'dead-ids' | 'config-keys' | 'shells' | 'commands';
+export type ArgCompletion = 'ids' | 'active-ids' | 'dead-ids' | 'quarantined' | 'config-keys' | 'shells' | 'commands';
 
 export interface ArgSpec {
   name: string;
@@ -91,6 +91,7 @@ export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 export const GROUPS: Group[] = [
   { name: 'worker', summary: 'Run workers, or stop the running ones', description: 'A worker claims jobs from the queue and runs them, one at a time each; `worker start` runs N of them in one process.' },
   { name: 'dlq', defaultAction: 'list', summary: 'The dead letter queue: list, retry, purge', description: 'Jobs that used all their retries (or were cancelled) wait in dead/ until you retry or purge them.' },
+  { name: 'quarantine', defaultAction: 'list', summary: 'Files that were not valid jobs: list, release', description: 'A file in pending/ that is not a valid job is moved to quarantine/ with the reason beside it. Fix it there, then release it: it goes back to pending/ and a worker checks it again.' },
   { name: 'config', defaultAction: 'list', summary: 'Settings stored in the root: list, get, set, unset', description: 'Settings live in <root>/config.json. Keys may be written with - or _. Durations take ms, s, m, h, d (a bare number is seconds); sizes take KB, MB, GB.' },
 ];
 
@@ -103,6 +104,8 @@ const load = {
   worker: () => import('./commands/worker.js'),
   config: () => import('./commands/config.js'),
   dashboard: () => import('./commands/dashboard.js'),
+  metrics: () => import('./commands/metrics.js'),
+  quarantine: () => import('./commands/quarantine.js'),
   completion: () => import('./completion.js'),
   help: () => import('./help.js'),
 };
@@ -286,6 +289,23 @@ export const COMMANDS: Command[] = [
     run: async (ctx, input) => (await load.jobs()).dlqPurgeCommand(ctx, input),
   },
   {
+    path: ['quarantine', 'list'],
+    summary: 'The files in quarantine/, with why each was not a job',
+    args: [],
+    options: [opt.json('Print [{name, original_name, at, reason}]')],
+    examples: ['queuectl quarantine list'],
+    readOnly: true,
+    run: async (ctx, input) => (await load.quarantine()).quarantineList(ctx, input),
+  },
+  {
+    path: ['quarantine', 'release'],
+    summary: 'Put quarantined files back in pending/ (after fixing them); a worker checks them again',
+    args: [{ name: 'NAME', variadic: true, optional: true, complete: 'quarantined' }],
+    options: [{ name: 'all', kind: 'boolean', help: 'Every quarantined file' }],
+    examples: ['queuectl quarantine release job.json.1764614400000', 'queuectl quarantine release --all'],
+    run: async (ctx, input) => (await load.quarantine()).quarantineRelease(ctx, input),
+  },
+  {
     path: ['config', 'list'],
     summary: 'Every setting with its value, default and meaning',
     args: [],
@@ -322,15 +342,24 @@ export const COMMANDS: Command[] = [
   {
     path: ['dashboard'],
     summary: 'Serve the status page: counts, charts, workers, jobs, dead letters, JSON API, /metrics',
-    description: 'It listens on 127.0.0.1 by default; any other --host needs a token. Ctrl+C stops it.',
+    description: 'It listens on 127.0.0.1 by default; any other --host needs a token. Without --token it makes a random one at each start and prints the URL with it. Ctrl+C stops it.',
     args: [],
     options: [
       { name: 'port', kind: 'string', value: 'PORT', help: 'Port to listen on (default 5000; 0 picks a free one)' },
       { name: 'host', kind: 'string', value: 'HOST', help: 'Address to listen on (default 127.0.0.1; any other needs --token)' },
-      { name: 'token', kind: 'string', value: 'TOKEN', help: 'Require this secret (12+ characters) on every request (default: $QUEUECTL_DASHBOARD_TOKEN)' },
+      { name: 'token', kind: 'string', value: 'TOKEN', help: 'Require this secret (12+ characters) on every request (default: $QUEUECTL_DASHBOARD_TOKEN, else a random one, printed in the URL)' },
     ],
     examples: ['queuectl dashboard', 'queuectl dashboard --host 0.0.0.0 --token "$(openssl rand -hex 16)"'],
     run: async (ctx, input) => (await load.dashboard()).dashboardCommand(ctx, input),
+  },
+  {
+    path: ['metrics'],
+    summary: "Print the Prometheus metrics (as GET /metrics), without a web server: for node_exporter's textfile collector",
+    args: [],
+    options: [],
+    examples: ['queuectl metrics > /var/lib/prometheus/node-exporter/queuectl.prom.$$ && mv /var/lib/prometheus/node-exporter/queuectl.prom.$$ /var/lib/prometheus/node-exporter/queuectl.prom'],
+    readOnly: true,
+    run: async (ctx) => (await load.metrics()).metricsCommand(ctx),
   },
   {
     path: ['completion'],

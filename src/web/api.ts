@@ -113,15 +113,28 @@ function isFormPost(req: Request): boolean {
   return !!req.is('application/x-www-form-urlencoded') && req.accepts(['json', 'html']) === 'html';
 }
 
-/** Where a form wants to go back to: a path on this server only. */
+const SELF = 'http://queuectl.invalid';
+
+/**
+ * Where a form wants to go back to: a path on this server only. The check is made on the URL as it will
+ * be sent (normalised: "/.//evil.com" becomes "//evil.com", a link to another host), not on the input.
+ */
 export function safeBack(value: unknown, fallback: string): string {
-  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || value.includes('\\') || value.length > 2000) return fallback;
-  return value;
+  if (typeof value !== 'string' || !value.startsWith('/') || value.length > 2000) return fallback;
+  let url: URL;
+  try {
+    url = new URL(value, SELF);
+  } catch {
+    return fallback;
+  }
+  const path = url.pathname + url.search;
+  if (url.origin !== SELF || !path.startsWith('/') || path.startsWith('//') || path.includes('\\')) return fallback;
+  return path;
 }
 
-/** `back` with the outcome added to its query string, for the page to show. */
+/** `back` (a path that safeBack returned) with the outcome added to its query string, for the page to show. */
 function withNotice(back: string, notice: Record<string, string | number>): string {
-  const url = new URL(back, 'http://x');
+  const url = new URL(back, SELF);
   for (const k of ['done', 'n', 'id', 'failed']) url.searchParams.delete(k);
   for (const [k, v] of Object.entries(notice)) url.searchParams.set(k, String(v));
   return url.pathname + url.search;

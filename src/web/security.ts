@@ -1,10 +1,13 @@
 // What keeps the status page safe to leave open:
 //  - Headers on every response: a Content-Security-Policy that allows scripts and styles only from this
 //    server (no inline script), no framing, no MIME sniffing, no caching of pages that show job data.
-//  - Host check: bound to loopback without a token, only Host names of this machine are answered, so a
-//    page on another site cannot reach the dashboard through DNS rebinding.
-//  - Token: when the dashboard listens beyond loopback, every request (but /healthz and /static/) needs the token,
-//    as `Authorization: Bearer T`, or once as `?token=T`, which sets an HttpOnly SameSite=Strict cookie.
+//  - Host check: bound to loopback, only Host names of this machine are answered, so a page on another
+//    site cannot reach the dashboard through DNS rebinding.
+//  - Token, always (on loopback too): every request but /healthz and /static/ needs it, as
+//    `Authorization: Bearer T` (any case of "Bearer"), or once as `?token=T`, which sets an HttpOnly
+//    SameSite=Strict cookie. Loopback is not private: every local account can connect to 127.0.0.1, and
+//    the root is 0700 because commands and output hold secrets. Without --token, `queuectl dashboard`
+//    makes a random one (newAccessToken) and prints the URL with it, as Jupyter does; it is never in argv.
 //  - CSRF: every POST carries the token of this server start (a hidden form field or X-CSRF-Token), and
 //    a POST whose Origin, Referer or Sec-Fetch-Site says it comes from another site is refused.
 
@@ -23,6 +26,11 @@ export type SendError = (req: Request, res: Response, status: number, message: s
 export function isLoopbackHost(host: string): boolean {
   const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
   return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+/** A random token for a dashboard started without --token: 192 bits, URL-safe. */
+export function newAccessToken(): string {
+  return randomBytes(24).toString('base64url');
 }
 
 /** Constant-time comparison of two secrets. */
@@ -68,13 +76,13 @@ function hostName(hostHeader: string): string {
 
 /**
  * Refuses requests whose Host header is not a loopback name (DNS rebinding). Used when the dashboard
- * listens on loopback without a token; with a token, the token is what an attacker's page lacks.
+ * listens on loopback, before the token check (a second wall: an attacker's page lacks the token too).
  */
 export function loopbackHostOnly(sendError: SendError): RequestHandler {
   return (req, res, next) => {
     const host = req.headers.host ?? '';
     if (isLoopbackHost(hostName(host))) return next();
-    sendError(req, res, 403, `Host "${host.slice(0, 100)}" is not served: this dashboard listens on loopback only and answers to localhost, 127.0.0.1 and [::1]. To serve other names, start it with --token.`);
+    sendError(req, res, 403, `Host "${host.slice(0, 100)}" is not served: this dashboard listens on loopback only and answers to localhost, 127.0.0.1 and [::1]. To serve other names, start it with --host and --token.`);
   };
 }
 
@@ -105,8 +113,9 @@ export function requireToken(token: string, sendError: SendError): RequestHandle
   return (req, res, next) => {
     // Health checks and the page's own script and style (no queue data) are open.
     if (req.path === '/healthz' || req.path.startsWith('/static/')) return next();
-    const auth = req.headers.authorization;
-    if (auth?.startsWith('Bearer ') && sameSecret(auth.slice(7).trim(), token)) return next();
+    // RFC 7235: the scheme is case-insensitive ("bearer T", "BEARER T").
+    const bearer = /^bearer[ \t]+(.+?)[ \t]*$/i.exec(req.headers.authorization ?? '');
+    if (bearer && sameSecret(bearer[1], token)) return next();
     if (sameSecret(cookieValue(req, tokenCookie(req)), token)) return next();
     const url = new URL(req.originalUrl, 'http://x');
     const given = url.searchParams.get('token');

@@ -13,24 +13,23 @@ import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config.js';
 import { InputError } from '../errors.js';
-import { getJob, jobView, listJobsPage, type LogTail, oldestDueAt, readLogTail, readStatus, redactEnv } from '../inspect.js';
+import { countDead, displayState, getJob, LISTING_ORDER, listJobsPage, type LogTail, readLogTail, readStatus, redactEnv } from '../inspect.js';
 import { ID_PATTERN, type Job } from '../job.js';
-import { readStats } from '../stats.js';
+import { collectMetrics, METRICS_CONTENT_TYPE } from '../metrics.js';
 import { exists, type Store } from '../store.js';
 import { formatDuration } from '../units.js';
 import { apiRouter, parseListQuery, recentActivity, statusPayload, type WebContext } from './api.js';
 import { niceMax, PAGE_STATES, STATE_CHART, stateBars, THROUGHPUT_CHART, throughputColumns } from './charts.js';
-import { formatMetrics, METRICS_CONTENT_TYPE } from './metrics.js';
 import { createCsrf, CSRF_FIELD, isLoopbackHost, loopbackHostOnly, requireToken, securityHeaders, type SendError } from './security.js';
 
 export interface AppOptions {
   store: Store;
   config: Config;
-  /** When set, every request but /healthz must carry it (see security.ts). */
-  token?: string;
+  /** Every request but /healthz and /static/ must carry it (see security.ts); newAccessToken() makes one. */
+  token: string;
   /** Folder of the EJS templates, with static/ (app.js, app.css) inside. */
   viewsDir: string;
-  /** Address the server will listen on; on loopback without a token, Host names are checked. @default '127.0.0.1' */
+  /** Address the server will listen on; on loopback, Host names are checked too. @default '127.0.0.1' */
   host?: string;
   /** The clock. @default Date.now */
   now?: () => number;
@@ -68,6 +67,7 @@ export function createApp(opts: AppOptions): express.Express {
     root: opts.store.root,
     refreshSeconds: opts.refreshSeconds ?? 2,
     PAGE_STATES,
+    LISTING_ORDER,
     STATE_CHART,
     THROUGHPUT_CHART,
     fmt: viewHelpers(),
@@ -75,8 +75,10 @@ export function createApp(opts: AppOptions): express.Express {
 
   // Security headers first, so static files and errors carry them too.
   app.use(securityHeaders());
-  if (!opts.token && isLoopbackHost(opts.host ?? '127.0.0.1')) app.use(loopbackHostOnly(sendError));
-  if (opts.token) app.use(requireToken(opts.token, sendError));
+  if (isLoopbackHost(opts.host ?? '127.0.0.1')) app.use(loopbackHostOnly(sendError));
+  // Never without a token: loopback is open to every local account (see security.ts).
+  if (typeof opts.token !== 'string' || opts.token.length < 12) throw new Error('createApp needs a token of at least 12 characters');
+  app.use(requireToken(opts.token, sendError));
   app.use('/static', express.static(join(opts.viewsDir, 'static'), { index: false, redirect: false, fallthrough: true }));
   app.use(express.urlencoded({ extended: false, limit: '256kb', parameterLimit: 2000 }));
   app.use(express.json({ limit: '256kb' }));
@@ -87,13 +89,7 @@ export function createApp(opts: AppOptions): express.Express {
   });
 
   app.get('/metrics', async (_req, res) => {
-    const t = now();
-    const [status, stats, oldest] = await Promise.all([
-      readStatus(opts.store, t, opts.config.staleAfterMs),
-      readStats(opts.store),
-      oldestDueAt(opts.store, t),
-    ]);
-    res.type(METRICS_CONTENT_TYPE).send(formatMetrics({ status, stats, oldestDueAt: oldest, now: t }));
+    res.type(METRICS_CONTENT_TYPE).send(await collectMetrics(opts.store, opts.config.staleAfterMs, now()));
   });
 
   app.use('/api', apiRouter(ctx));
@@ -141,7 +137,7 @@ export function createApp(opts: AppOptions): express.Express {
         page: { ...page, jobs: page.jobs.map(redactEnv) },
         exact: exact && redactEnv(exact),
         now: t,
-        stateOf: (j: Job) => jobView(j, t),
+        stateOf: (j: Job) => displayState(j, t),
         pageUrl: (params: Record<string, string | number | undefined>) => listUrl(dlq ? '/dlq' : '/jobs', { state: dlq ? undefined : query.state, q: query.q, limit: query.limit === 50 ? undefined : query.limit, ...params }),
         back: req.originalUrl,
         notice: notice(req),
@@ -154,18 +150,18 @@ export function createApp(opts: AppOptions): express.Express {
 
   app.get('/jobs/:id', async (req, res) => {
     const id = req.params.id;
-    const job = ID_PATTERN.test(id) ? await getJob(opts.store, id) : null;
-    if (!job) return sendError(req, res, 404, `No job with id "${id.slice(0, 140)}" in any state`);
     const t = now();
+    const [job, dead] = await Promise.all([ID_PATTERN.test(id) ? getJob(opts.store, id) : null, countDead(opts.store)]);
+    if (!job) return sendError(req, res, 404, `No job with id "${id.slice(0, 140)}" in any state`);
     const runs = (job.history?.length ?? 0) + (job.state === 'processing' ? 1 : 0);
     const logs: { run: number; log: LogTail | null }[] = [];
     for (let run = runs; run >= 1; run--) logs.push({ run, log: await readLogTail(opts.store, job.id, run, LOG_TAIL_BYTES) });
     res.render('job', {
       title: `Job ${job.id}`,
       nav: 'jobs',
-      counts: null,
+      counts: { dead }, // the nav's dead-letter badge
       job: redactEnv(job),
-      state: jobView(job, t),
+      state: displayState(job, t),
       logs,
       now: t,
       back: req.originalUrl,

@@ -108,6 +108,15 @@ export async function caseDiskFull(ctx: Ctx): Promise<Figures> {
   f.notes.push(`while full: ${during.duePending.length} due in pending/, ${during.processing.length} in processing/, ledger runs ${(await checkLedger(root, q.ledger, ids)).details.length === 0 ? 'all ok' : 'pending'}`);
   const duringErrors = errorLines(worker);
   if (duringErrors.length) f.notes.push(`worker errors while full (it kept running): ${duringErrors.length}, e.g. ${duringErrors[0].slice(13, 180)}`);
+  // Every error says what it could not do, not Node's raw "ENOSPC: no space left on device, write".
+  const raw = duringErrors.filter((l) => /E[A-Z]+: [a-z ]+, [a-z]+( '|$)/.test(l));
+  if (raw.length) problems.push(`worker errors without a subject: ${raw.slice(0, 3).join(' | ')}`);
+  // A result retried on a full disk must not leave a file in tmp/ per try.
+  const tmpWhileFull = (await fsp.readdir(join(root, 'tmp'))).filter((n) => !n.startsWith('enq~'));
+  if (tmpWhileFull.length > 2) problems.push(`${tmpWhileFull.length} files left in tmp/ while the disk was full: ${tmpWhileFull.slice(0, 5).join(' ')}`);
+  const cfg = await q.cli(['config', 'set', 'max-retries', '4']);
+  if (cfg.code === 0 || !/Cannot write .*config\.json: no space left on device/.test(cfg.stderr)) problems.push(`config set on a full disk: exit ${cfg.code}, ${cfg.stderr.trim()}`);
+  else f.notes.push(`config set on a full disk: "${cfg.stderr.trim().slice(0, 120)}"`);
   if (worker.exitInfo()) problems.push(`the worker exited on a full disk: ${JSON.stringify(worker.exitInfo())}\n${worker.output().slice(-1500)}`);
 
   // 3. space freed: everything completes, with the same worker still running.

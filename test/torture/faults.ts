@@ -19,14 +19,22 @@ export const FAULT_POINTS = [
   'complete-before-fence', 'complete-after-fence', 'complete-after-write',
   'bury-before-fence', 'bury-after-fence', 'bury-after-write',
   'requeue-before-fence', 'requeue-after-fence', 'requeue-before-publish', 'requeue-after-publish',
+  // The intake of a file dropped into pending/ (intake-after-claim is after-claim on a dropped file).
+  'intake-after-claim', 'intake-after-reserve', 'intake-after-fence', 'intake-after-write', 'intake-after-publish',
 ] as const;
 
-type Kind = 'ok' | 'fail-dead' | 'fail-once';
+type Kind = 'ok' | 'fail-dead' | 'fail-once' | 'dropped';
 
 function kindOf(point: string): Kind {
   if (point.startsWith('bury-')) return 'fail-dead';
   if (point.startsWith('requeue-')) return 'fail-once';
+  if (point.startsWith('intake-')) return 'dropped';
   return 'ok';
+}
+
+/** The QUEUECTL_FAULT value for a point. */
+function faultEnv(point: string): string {
+  return point === 'intake-after-claim' ? 'after-claim' : point;
 }
 
 export interface PointResult {
@@ -48,13 +56,21 @@ export async function runFaultPoint(ctx: Ctx, point: string): Promise<PointResul
   const id = `fault-${point}`;
   const flag = join(q.dir, 'failed-once');
   // ok: 300 ms of work before the ledger line, so a kill after spawn leaves a live orphan to be killed.
-  const command = kind === 'ok' ? ledgerCommand(q, 'sleep 0.3; ')
+  const command = kind === 'ok' || kind === 'dropped' ? ledgerCommand(q, 'sleep 0.3; ')
     : kind === 'fail-dead' ? `${ledgerCommand(q)}; exit 3`
     : `${ledgerCommand(q)}; [ -e ${flag} ] || { touch ${flag}; exit 3; }`;
-  await q.ok(['enqueue', JSON.stringify({ id, command, max_retries: kind === 'fail-dead' ? 0 : 3 })]);
+  if (kind === 'dropped') {
+    // As a producer does it: written elsewhere, renamed into pending/. No id in the JSON: the name is the id.
+    const tmp = join(q.dir, `${id}.producer`);
+    await q.ok(['status']); // makes the root
+    await fsp.writeFile(tmp, JSON.stringify({ command, max_retries: 3 }));
+    await fsp.rename(tmp, join(q.root, 'pending', `${id}.json`));
+  } else {
+    await q.ok(['enqueue', JSON.stringify({ id, command, max_retries: kind === 'fail-dead' ? 0 : 3 })]);
+  }
   const r: PointResult = { point, errors: [], recordIssues: [], runs: 0, history: '', ms: 0 };
 
-  const w1 = await startWorker(ctx, q, { env: { QUEUECTL_FAULT: point } });
+  const w1 = await startWorker(ctx, q, { env: { QUEUECTL_FAULT: faultEnv(point) } });
   const exit = await Promise.race([w1.exited, sleep(15_000).then(() => null)]);
   if (!exit || exit.signal !== 'SIGKILL') {
     r.errors.push(`the faulty worker did not die by SIGKILL at ${point}: ${JSON.stringify(exit)}; output:\n${w1.output().slice(-1500)}`);
@@ -246,6 +262,11 @@ interface ZombieStep {
   /** Most runs of the command allowed in the ledger: the zombie's (if it got that far) plus the rescuer's. */
   runs: number;
   final: State;
+  /**
+   * Frozen after the move's fence: the woken worker finds its next step gone and stops there (it may not
+   * say "fenced": the move it was making was finished by recovery).
+   */
+  afterFence?: boolean;
 }
 
 const ZOMBIE_STEPS: ZombieStep[] = [
@@ -255,6 +276,15 @@ const ZOMBIE_STEPS: ZombieStep[] = [
   { point: 'complete-before-fence', kind: 'ok', runs: 2, final: 'completed' },
   { point: 'bury-before-fence', kind: 'fail-dead', runs: 1, final: 'dead' },
   { point: 'requeue-before-fence', kind: 'fail-once', runs: 2, final: 'completed' },
+  // Frozen after the fence: every later step of the move must fail once recovery has taken it over.
+  { point: 'requeue-after-fence', kind: 'fail-once', runs: 2, final: 'completed', afterFence: true },
+  { point: 'requeue-before-publish', kind: 'fail-once', runs: 2, final: 'completed', afterFence: true },
+  { point: 'complete-after-fence', kind: 'ok', runs: 1, final: 'completed', afterFence: true },
+  { point: 'bury-after-fence', kind: 'fail-dead', runs: 1, final: 'dead', afterFence: true },
+  // The intake of a dropped file, frozen before and after its fence.
+  { point: 'intake-after-reserve', kind: 'dropped', runs: 1, final: 'completed' },
+  { point: 'intake-after-fence', kind: 'dropped', runs: 1, final: 'completed', afterFence: true },
+  { point: 'intake-after-write', kind: 'dropped', runs: 1, final: 'completed', afterFence: true },
 ];
 
 async function processState(pid: number): Promise<string | null> {
@@ -267,10 +297,17 @@ async function zombieAtStep(ctx: Ctx, z: ZombieStep): Promise<{ problems: string
   const q = await makeQueue(ctx, { 'stale-after': '500ms', 'max-retries': 3 });
   const id = `zstep-${z.point}`;
   const flag = join(q.dir, 'failed-once');
-  const command = z.kind === 'ok' ? ledgerCommand(q)
+  const command = z.kind === 'ok' || z.kind === 'dropped' ? ledgerCommand(q)
     : z.kind === 'fail-dead' ? `${ledgerCommand(q)}; exit 3`
     : `${ledgerCommand(q)}; [ -e ${flag} ] || { touch ${flag}; exit 3; }`;
-  await q.ok(['enqueue', JSON.stringify({ id, command, max_retries: z.kind === 'fail-dead' ? 0 : 3 })]);
+  if (z.kind === 'dropped') {
+    await q.ok(['status']); // makes the root
+    const tmp = join(q.dir, `${id}.producer`);
+    await fsp.writeFile(tmp, JSON.stringify({ command, max_retries: 3 }));
+    await fsp.rename(tmp, join(q.root, 'pending', `${id}.json`));
+  } else {
+    await q.ok(['enqueue', JSON.stringify({ id, command, max_retries: z.kind === 'fail-dead' ? 0 : 3 })]);
+  }
   const zombie = await startWorker(ctx, q, { env: { QUEUECTL_FAULT: `${z.point}:stop` } });
   await waitFor(async () => (await processState(zombie.pid)) === 'T', { timeoutMs: 10_000, what: `the worker to stop itself at ${z.point}` });
   const rescuer = await startWorker(ctx, q);
@@ -284,8 +321,8 @@ async function zombieAtStep(ctx: Ctx, z: ZombieStep): Promise<{ problems: string
     return null;
   });
   zombie.kill('SIGCONT');
-  const fenced = await zombie.waitForOutput(new RegExp(`fenced ${id}`), 10_000).then(() => true, () => false);
-  await sleep(400);
+  const fenced = z.afterFence ? true : await zombie.waitForOutput(new RegExp(`fenced ${id}`), 10_000).then(() => true, () => false);
+  await sleep(z.afterFence ? 1_000 : 400);
   const files = (await scanStore(q.root)).byId.get(id) ?? [];
   const after = files.length === 1 ? await fsp.readFile(files[0].path, 'utf8') : null;
   await stopWorker(rescuer);

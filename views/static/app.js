@@ -156,9 +156,9 @@
       el('td', { class: 'mono' }, w.id),
       el('td', { class: 'num hide-narrow' }, String(w.pid)),
       el('td', { class: 'hide-narrow' }, w.host),
-      el('td', { class: 'id' }, w.current_job ? jobLink(w.current_job) : el('span', { class: 'muted' }, 'idle')),
+      el('td', { class: 'id' }, w.current_job ? jobLink(w.current_job) : el('span', { class: 'muted' }, w.stop ? 'none (stopping: takes no more jobs)' : 'idle')),
       el('td', null, rel(w.heartbeat_at, now)),
-      el('td', null, el('span', { class: `badge ${w.alive ? 'st-completed' : 'st-dead'}` }, w.alive ? 'alive' : 'stale'))));
+      el('td', null, el('span', { class: `badge ${!w.alive ? 'st-dead' : w.stop ? 'st-scheduled' : 'st-completed'}`, 'data-worker-status': '' }, !w.alive ? 'stale' : w.stop ? 'stopping' : 'alive'))));
     if (rows.length === 0) {
       rows.push(el('tr', null, el('td', { colspan: '6', class: 'empty' }, 'No workers. Start one with ', el('code', null, 'queuectl worker start'), '.')));
     }

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../config.js';
 import { InputError, QueuectlError } from '../../errors.js';
-import { isLoopbackHost } from '../../web/security.js';
+import { isLoopbackHost, newAccessToken } from '../../web/security.js';
 import { type Context, intOption, str } from '../context.js';
 import type { Input } from '../spec.js';
 
@@ -36,7 +36,9 @@ export async function dashboardCommand(ctx: Context, input: Input): Promise<numb
   const store = await ctx.store();
   const config = await loadConfig(store);
   const { createApp } = await import('../../web/server.js');
-  const app = createApp({ store, config, token, viewsDir: VIEWS_DIR, host });
+  // Without --token, a fresh random one: loopback is open to every local account (see security.ts).
+  const access = token ?? newAccessToken();
+  const app = createApp({ store, config, token: access, viewsDir: VIEWS_DIR, host });
 
   const server = await new Promise<import('node:http').Server>((resolve, reject) => {
     const s = app.listen(port, host);
@@ -51,7 +53,8 @@ export async function dashboardCommand(ctx: Context, input: Input): Promise<numb
   const wildcard = addr.address === '0.0.0.0' || addr.address === '::';
   const shown = wildcard ? hostname() : addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   ctx.out(`queuectl dashboard for ${store.root}`);
-  ctx.out(`  http://${shown}:${addr.port}/`);
+  if (token === undefined) ctx.out(`  http://${shown}:${addr.port}/?token=${access}`);
+  else ctx.out(`  http://${shown}:${addr.port}/`);
   if (token !== undefined) ctx.out('  token required: open the page once with ?token=<token>, or send "Authorization: Bearer <token>"');
   ctx.out('Press Ctrl+C to stop.');
 

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { loadConfig } from '../../config.js';
-import { enqueueJobs, type EnqueueInput } from '../../enqueue.js';
+import { enqueueBatch, type EnqueueInput } from '../../enqueue.js';
 import { InputError } from '../../errors.js';
 import { type Context, flag, intOption, list, str } from '../context.js';
 import { count, printJson } from '../format.js';
@@ -123,25 +123,40 @@ export async function enqueueCommand(ctx: Context, input: Input): Promise<void> 
   }
   const store = await ctx.store();
   const config = await loadConfig(store);
-  const onProgress = inputs.length >= PROGRESS_MIN && ctx.tty.stderr ? throttledProgress(ctx) : undefined;
-  let jobs;
+  const onProgress = inputs.length >= PROGRESS_MIN && ctx.tty.stderr ? throttledProgress(ctx, inputs.length) : undefined;
+  const fault = ctx.env.QUEUECTL_FAULT;
+  let report;
   try {
-    jobs = await enqueueJobs(store, inputs, { now: Date.now(), maxRetries: config.maxRetries, cwd: ctx.cwd, onProgress });
+    report = await enqueueBatch(store, inputs, {
+      now: Date.now(),
+      maxRetries: config.maxRetries,
+      cwd: ctx.cwd,
+      onProgress,
+      // QUEUECTL_FAULT=<step>[:stop]: SIGKILL (or SIGSTOP) at that step of the batch, for the torture suite.
+      fault: fault ? (point) => {
+        const [at, how] = fault.split(':');
+        if (point === at) process.kill(process.pid, how === 'stop' ? 'SIGSTOP' : 'SIGKILL');
+      } : undefined,
+    });
   } finally {
     if (onProgress) ctx.progress('');
   }
+  const jobs = report.jobs;
   if (flag(input, 'json')) printJson(ctx.out, jobs.map((j) => j.id));
   else if (jobs.length === 1) ctx.out(`Enqueued ${jobs[0].id}`);
   else ctx.out(`Enqueued ${jobs.length} jobs`);
+  if (report.waiting > 0) {
+    ctx.err(`warning: ${report.waiting} of these jobs are not in pending/ yet (no space left to add them there); they are committed in tmp/ and a worker publishes them once there is room: do not enqueue them again`);
+  }
 }
 
-/** "enqueue: 12,000 of 100,000 written", redrawn at most every 100 ms. */
-function throttledProgress(ctx: Context): (done: number, total: number) => void {
+/** "enqueue: 45% of 100,000 jobs", redrawn at most every 100 ms (the core counts steps: write, then publish). */
+function throttledProgress(ctx: Context, jobs: number): (done: number, total: number) => void {
   let last = 0;
   return (done, total) => {
     const now = Date.now();
     if (now - last < 100 && done < total) return;
     last = now;
-    ctx.progress(`enqueue: ${count(done)} of ${count(total)} written`);
+    ctx.progress(`enqueue: ${Math.floor((100 * done) / total)}% of ${count(jobs)} jobs`);
   };
 }

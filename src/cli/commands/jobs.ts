@@ -4,7 +4,7 @@ import { createReadStream, promises as fsp } from 'node:fs';
 import { cancelJob, deadIds, retryDead } from '../../admin.js';
 import { loadConfig } from '../../config.js';
 import { InputError, isErrno, JobNotFoundError } from '../../errors.js';
-import { getJob, listJobs } from '../../inspect.js';
+import { getJob, listJobsPage } from '../../inspect.js';
 import { purgeCompleted, purgeDead } from '../../retention.js';
 import { logPath } from '../../store.js';
 import { parseDurationMs } from '../../units.js';
@@ -17,7 +17,7 @@ export async function dlqListCommand(ctx: Context, input: Input): Promise<void> 
   const store = await ctx.store();
   const limit = intOption(str(input, 'limit'), '--limit', 0) ?? 100;
   const now = Date.now();
-  const jobs = await listJobs(store, { state: 'dead', limit: limit === 0 ? Infinity : limit, now });
+  const { jobs } = await listJobsPage(store, { state: 'dead', limit: limit === 0 ? Infinity : limit, now });
   if (flag(input, 'json')) return printJson(ctx.out, jobs.map((j) => jobJson(j, now)));
   if (jobs.length === 0) {
     ctx.out(pc.dim('The dead letter queue is empty.'));

@@ -2,7 +2,7 @@
 
 import { loadConfig } from '../../config.js';
 import { InputError, JobNotFoundError } from '../../errors.js';
-import { getJob, jobView, LIST_STATES, type ListState, listJobs, readStatus, redactEnv } from '../../inspect.js';
+import { displayState, getJob, LIST_STATES, type ListState, listJobsPage, readStatus, redactEnv } from '../../inspect.js';
 import type { Job } from '../../job.js';
 import { formatDuration } from '../../units.js';
 import { type Context, flag, intOption, str } from '../context.js';
@@ -14,7 +14,7 @@ import type { Input } from '../spec.js';
  * waiting for its run_at is `scheduled`), env values hidden unless asked for. Job times are ISO-8601 already.
  */
 export function jobJson(job: Job, now: number, showEnv = false): Omit<Job, 'state'> & { state: ListState } {
-  return { ...(showEnv ? job : redactEnv(job)), state: jobView(job, now) };
+  return { ...(showEnv ? job : redactEnv(job)), state: displayState(job, now) };
 }
 
 export async function listCommand(ctx: Context, input: Input): Promise<void> {
@@ -26,9 +26,8 @@ export async function listCommand(ctx: Context, input: Input): Promise<void> {
   const now = Date.now();
   const store = await ctx.store();
   const { maxRetries, staleAfterMs } = await loadConfig(store);
-  // One more than the limit tells whether the list stopped at it.
-  const found = await listJobs(store, { state: state as ListState | 'all' | undefined, limit: limit === 0 ? Infinity : limit + 1, now, maxRetries });
-  const jobs = limit === 0 ? found : found.slice(0, limit);
+  const page = await listJobsPage(store, { state: (state ?? 'all') as ListState | 'all', limit: limit === 0 ? Infinity : limit, now, maxRetries });
+  const jobs = page.jobs;
   if (flag(input, 'json')) printJson(ctx.out, jobs.map((j) => jobJson(j, now)));
   else if (jobs.length === 0) ctx.out(pc.dim(`No ${state && state !== 'all' ? `${state} ` : ''}jobs.`));
   else {
@@ -36,10 +35,10 @@ export async function listCommand(ctx: Context, input: Input): Promise<void> {
     printTable(ctx, jobs, now);
   }
   // On stderr, so that `list | wc -l` and `list --json | jq` see only jobs.
-  if (found.length > jobs.length) {
+  if (page.next_cursor !== null) {
     const { counts } = await readStatus(store, now, staleAfterMs);
     const total = state && state !== 'all' ? counts[state as ListState] : LIST_STATES.reduce((sum, s) => sum + counts[s], 0);
-    ctx.err(pcErr.dim(`${count(jobs.length)} of ${count(Math.max(total, found.length))}${state && state !== 'all' ? ` ${state}` : ''} jobs; --limit 0 for all`));
+    ctx.err(pcErr.dim(`${count(jobs.length)} of ${count(Math.max(total, jobs.length + 1))}${state && state !== 'all' ? ` ${state}` : ''} jobs; --limit 0 for all`));
   }
 }
 
@@ -49,7 +48,7 @@ function printTable(ctx: Context, jobs: Job[], now: number): void {
     const when = j.state === 'pending'
       ? (Date.parse(j.available_at) <= now ? 'ready' : relative(Date.parse(j.available_at), now))
       : j.finished_at ? relative(Date.parse(j.finished_at), now) : '-';
-    return [j.id, colorState(jobView(j, now)), `${j.attempts}/${j.max_retries + 1}`, String(j.priority), when, j.command];
+    return [j.id, colorState(displayState(j, now)), `${j.attempts}/${j.max_retries + 1}`, String(j.priority), when, j.command];
   });
   for (const line of table(['ID', 'STATE', 'RUNS', 'PRIO', 'WHEN', 'COMMAND'], rows, ctx.columns)) ctx.out(line);
 }
@@ -64,7 +63,7 @@ export async function showCommand(ctx: Context, input: Input): Promise<void> {
   const job = flag(input, 'env') ? found : redactEnv(found);
   const line = (k: string, v: unknown) => ctx.out(`${pc.bold(k.padEnd(12))} ${v}`);
   line('id', job.id);
-  line('state', colorState(jobView(job, now)));
+  line('state', colorState(displayState(job, now)));
   line('command', job.command);
   line('runs', `${job.attempts} of at most ${job.max_retries + 1}`);
   line('priority', job.priority);

@@ -16,7 +16,7 @@ import { requestStop, waitForNoWorkers } from '../../admin.js';
 import { loadConfig } from '../../config.js';
 import { readWorkers } from '../../heartbeat.js';
 import { formatDuration, parseSize } from '../../units.js';
-import type { WorkerEvent } from '../../worker.js';
+import type { WorkerEvent } from '../../pool.js';
 import { type Context, durationOption, flag, intOption, str } from '../context.js';
 import { colorState, cut, loadCellWidths, localTime, oneLine, pc } from '../format.js';
 import { DEFAULT_LOG_MAX, RotatingLog } from '../log-file.js';
@@ -47,6 +47,8 @@ export function formatEvent(e: WorkerEvent, now: number, hint: StopHint = { term
       case 'recovered': return `${pc.yellow('recovered')} ${id} from dead worker ${e.from} -> ${colorState(e.to)}${e.killed ? ` (killed ${e.killed} leftover process${e.killed > 1 ? 'es' : ''})` : ''}`;
       case 'normalized': return `${pc.cyan('accepted')} pending/${e.name} as ${id}`;
       case 'quarantined': return `${pc.gray('quarantined')} ${e.name}: ${e.reason}`;
+      case 'published': return `${pc.cyan('published')} ${e.count} job${e.count > 1 ? 's' : ''} of a committed batch whose enqueue did not finish`;
+      case 'config': return `${pc.bold('config changed')}: ${e.changed.join(', ')} (applied)`;
       case 'stopping': return pc.bold(e.mode === 'force'
         ? 'stopping now: killing running jobs (they go back to pending)'
         : `stopping: finishing running jobs (${hint.terminal ? 'Ctrl+C again' : 'SIGTERM again, or queuectl worker stop --force,'} to kill them)`);
@@ -93,7 +95,7 @@ export async function startCommand(ctx: Context, input: Input): Promise<number> 
     print({ type: 'error', message: 'queuectl is PID 1 (a container without an init): processes that jobs leave behind are never reaped and stay zombies. Run the container with an init: docker run --init, or init: true in compose' });
   }
 
-  const { startWorkerPool } = await import('../../worker.js');
+  const { startWorkerPool } = await import('../../pool.js');
   await loadCellWidths();
   // Signals are handled from before the first claim: a stop asked for while the pool starts is applied
   // as soon as it exists (the workers finish what they claimed meanwhile).

@@ -1,0 +1,128 @@
+// Files producers drop into pending/: taken in once, never replaced by recovery, waited for when they are
+// still being written in place, and what could not be taken in is listed and can be put back. Real worker
+// processes on real temp roots.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { waitFor } from './helpers.js';
+import { folder, ledgerLines, makeQueue, readJobFile, startWorker, waitForState } from './worker-helpers.js';
+
+/** Drops a job as a producer should: written elsewhere on the filesystem, renamed into pending/. */
+async function drop(root: string, dir: string, name: string, spec: unknown): Promise<void> {
+  const tmp = join(dir, `${name}.producer`);
+  await fsp.writeFile(tmp, typeof spec === 'string' ? spec : JSON.stringify(spec));
+  await fsp.rename(tmp, join(root, 'pending', name));
+}
+
+describe('recovery of a dropped file', () => {
+  test('a worker killed while taking in pending/a.json does not let recovery replace a newer a.json', async (t) => {
+    const q = await makeQueue(t);
+    await q.ok(['status']);
+    await drop(q.root, q.dir, 'a.json', { command: `echo A >> ${q.ledger}` });
+    const w1 = await startWorker(q, { env: { QUEUECTL_FAULT: 'after-claim' } }).catch(() => null);
+    if (w1) await w1.waitForExit();
+    await waitFor(async () => (await folder(q.root, 'processing')).length === 1, { what: 'the killed worker to leave its claim of a.json' });
+    // The name is free again: a producer drops a new job under it (even `mv -n` would succeed).
+    await drop(q.root, q.dir, 'a.json', { command: `echo B >> ${q.ledger}` });
+    await startWorker(q);
+    await waitFor(async () => (await ledgerLines(q)).length === 2, { timeoutMs: 10_000, what: 'both jobs to run' });
+    assert.deepEqual((await ledgerLines(q)).sort(), ['A', 'B']);
+    assert.deepEqual(await folder(q.root, 'quarantine'), []);
+  });
+});
+
+describe('producers that write in place', () => {
+  test('a file written into pending/ in two parts, 400 ms apart, is waited for and taken in, not quarantined', async (t) => {
+    const q = await makeQueue(t);
+    await startWorker(q);
+    const path = join(q.root, 'pending', 'slow.json');
+    const text = JSON.stringify({ command: `echo slow >> ${q.ledger}` });
+    const producer = spawn(process.execPath, ['-e', `
+      const fs = require('fs');
+      const fd = fs.openSync(${JSON.stringify(path)}, 'w');
+      fs.writeSync(fd, ${JSON.stringify(text.slice(0, 10))});
+      setTimeout(() => { fs.writeSync(fd, ${JSON.stringify(text.slice(10))}); fs.closeSync(fd); }, 400);
+    `]);
+    await new Promise((r) => producer.on('close', r));
+    const job = await waitForState(q.root, 'slow', 'completed');
+    assert.equal(job.source, 'slow.json');
+    assert.deepEqual(await ledgerLines(q), ['slow']);
+    assert.deepEqual(await folder(q.root, 'quarantine'), []);
+  });
+
+  test('50 jobs written in place with the shell (`printf ... > pending/x.json`) all run', async (t) => {
+    const q = await makeQueue(t);
+    await startWorker(q);
+    const script = `for i in $(seq 1 50); do printf '{"command":"echo %s >> ${q.ledger}"}' "$i" > ${q.root}/pending/inplace-$i.json; done`;
+    await new Promise((r) => spawn('sh', ['-c', script]).on('close', r));
+    await waitFor(async () => (await ledgerLines(q)).length === 50, { timeoutMs: 20_000, what: '50 in-place jobs to run' });
+    assert.deepEqual(await folder(q.root, 'quarantine'), []);
+  });
+
+  test('a file that stays invalid is quarantined with a reason that says how to write a job, and can be released once fixed', async (t) => {
+    const q = await makeQueue(t);
+    await startWorker(q);
+    const path = join(q.root, 'pending', 'broken.json');
+    // Written in place and left incomplete (the producer died half-way).
+    await fsp.writeFile(path, '{"command": "echo fixed >> ');
+    await waitFor(async () => (await folder(q.root, 'quarantine')).length === 2, { timeoutMs: 10_000, what: 'broken.json to be quarantined' });
+    const list = JSON.parse(await q.ok(['quarantine', 'list', '--json'])) as { name: string; original_name: string; reason: string }[];
+    assert.equal(list.length, 1);
+    assert.equal(list[0].original_name, 'broken.json');
+    assert.match(list[0].reason, /not valid JSON/);
+    assert.match(list[0].reason, /still being written.*rename it into pending\//);
+    // The person fixes it in quarantine/ and releases it: back to pending/ under its name, checked again.
+    await fsp.writeFile(join(q.root, 'quarantine', list[0].name), JSON.stringify({ command: `echo fixed >> ${q.ledger}` }));
+    const out = await q.ok(['quarantine', 'release', list[0].name]);
+    assert.match(out, /Released .* as pending\/broken\.json/);
+    await waitForState(q.root, 'broken', 'completed');
+    assert.deepEqual(await ledgerLines(q), ['fixed']);
+    assert.deepEqual(await folder(q.root, 'quarantine'), []);
+  });
+
+  test('quarantine release never replaces a file of the same name in pending/', async (t) => {
+    const q = await makeQueue(t);
+    await q.ok(['status']);
+    await fsp.writeFile(join(q.root, 'quarantine', 'x.json.1700000000000'), '{"command":"echo released"}');
+    await fsp.writeFile(join(q.root, 'quarantine', 'x.json.1700000000000.reason'), 'not valid JSON\n');
+    await drop(q.root, q.dir, 'x.json', { command: 'echo newer' });
+    const out = await q.ok(['quarantine', 'release', 'x.json.1700000000000']);
+    assert.match(out, /as pending\/x\.released-\d+\.json/);
+    assert.equal(JSON.parse(await fsp.readFile(join(q.root, 'pending', 'x.json'), 'utf8')).command, 'echo newer');
+    const r = await q.cli(['quarantine', 'release', 'nothing-like-it']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /No file "nothing-like-it" in quarantine\//);
+  });
+});
+
+describe('whatever enqueue acknowledges can be run', () => {
+  test('a system field with a wrong type is set afresh, not stored to be quarantined later', async (t) => {
+    const q = await makeQueue(t);
+    await q.ok(['enqueue', '{"id":"x","command":"true","history":"no","attempts":7}']);
+    await startWorker(q);
+    const job = await waitForState(q.root, 'x', 'completed');
+    assert.deepEqual(job.history!.map((h) => h.reason), ['completed']);
+    assert.equal(job.attempts, 1);
+    assert.deepEqual(await folder(q.root, 'quarantine'), []);
+  });
+
+  test('a job too large to be stored and run is refused at enqueue (exit 2), and a dropped one is quarantined saying so', async (t) => {
+    const q = await makeQueue(t);
+    const big = JSON.stringify({ id: 'big', command: 'true', blob: 'x'.repeat(5 * 1024 * 1024) });
+    const r = await q.cli(['enqueue', '-'], { input: big });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /the job is 5\.0MB as stored; a new job may be at most 1\.0MB/);
+    assert.deepEqual(await folder(q.root, 'pending'), []);
+    // Compact JSON of just under 4MB grows when stored pretty-printed: a worker must say why it cannot take it.
+    const items = Array.from({ length: 190_000 }, (_, i) => i % 10);
+    await drop(q.root, q.dir, 'grows.json', JSON.stringify({ command: 'true', items }));
+    await startWorker(q);
+    await waitFor(async () => (await folder(q.root, 'quarantine')).length === 2, { what: 'grows.json to be quarantined' });
+    const [reason] = (await folder(q.root, 'quarantine')).filter((n) => n.endsWith('.reason'));
+    assert.match(await fsp.readFile(join(q.root, 'quarantine', reason), 'utf8'), /as stored; a new job may be at most 1\.0MB/);
+    await assert.rejects(readJobFile(q.root, 'grows'), /exactly one file/);
+  });
+});
