@@ -93,40 +93,70 @@ function pause(ms: number): Promise<void> {
 }
 
 export interface WaitResult {
+  /** Ids waited for that completed (with 'all': the jobs it saw waiting or running that completed). */
   completed: string[];
+  /** Ids waited for that are dead (with 'all': every job in dead/, also those dead before the wait). */
   dead: string[];
   timedOut: boolean;
+  /** Ids not yet completed or dead when it returned (only on a time-out). */
+  waiting: string[];
+}
+
+export interface WaitProgress {
+  /** Jobs not yet completed or dead (with 'all': the jobs in pending/ and processing/). */
+  left: number;
+  /** Of those, how many are running. */
+  running: number;
 }
 
 /**
- * Waits until the given jobs (or, with ids = 'all', every job in pending/ and processing/) are completed
- * or dead. Wakes on folder changes, with a poll as the fallback.
+ * Waits until the given jobs are completed or dead, however long they are scheduled or retried for.
+ * With ids = 'all': until pending/ and processing/ are empty (jobs enqueued meanwhile count too).
+ * Wakes on folder changes, with a poll as the fallback; onProgress is called after every check.
  */
-export async function waitForJobs(store: Store, ids: string[] | 'all', opts: { timeoutMs: number }): Promise<WaitResult> {
+export async function waitForJobs(store: Store, ids: string[] | 'all', opts: { timeoutMs: number; onProgress?: (p: WaitProgress) => void }): Promise<WaitResult> {
   if (ids !== 'all') {
     for (const id of ids) if (!(await locateJob(store, id))) throw new JobNotFoundError(id);
   }
-  const deadBefore = ids === 'all' ? new Set(await listJsonNames(store.dead)) : new Set<string>();
   const deadline = opts.timeoutMs > 0 ? Date.now() + opts.timeoutMs : Infinity;
   const done = new Map<string, 'completed' | 'dead'>();
+  /** With 'all': every id seen in pending/ or processing/; names are parsed only when new since the last check. */
+  const seen = new Set<string>();
+  let lastNames = new Set<string>();
+  /** Names of pending/ (a stage named for the pending name it becomes) and processing/ to job ids. */
+  const idOf = (n: string): string | null => {
+    const stage = parseStageName(n);
+    if (stage) return parsePendingName(stage.name)?.id ?? null;
+    return parsePendingName(n)?.id ?? parseClaimName(n)?.id ?? null;
+  };
 
   const check = async (): Promise<boolean> => {
-    const [pending, processing] = await Promise.all([fsp.readdir(store.pending).catch(() => [] as string[]), listJsonNames(store.processing)]);
-    if (ids === 'all') return !pending.some((n) => n.endsWith('.json') && (!n.startsWith('.') || parseStageName(n))) && processing.length === 0;
-    const active = new Set<string>();
+    const [pendingAll, processing] = await Promise.all([fsp.readdir(store.pending).catch(() => [] as string[]), listJsonNames(store.processing)]);
+    // Visible jobs and stages (a job on its way to pending/); other dotfiles are not jobs.
+    const pending = pendingAll.filter((n) => n.endsWith('.json') && (!n.startsWith('.') || parseStageName(n)));
+    if (ids === 'all') {
+      const names = new Set([...pending, ...processing]);
+      for (const n of names) {
+        if (lastNames.has(n)) continue;
+        const id = idOf(n);
+        if (id) seen.add(id);
+      }
+      lastNames = names;
+      opts.onProgress?.({ left: names.size, running: processing.length });
+      return names.size === 0;
+    }
+    const here = new Set<string>();
     for (const n of pending) {
-      const p = parsePendingName(parseStageName(n)?.name ?? n);
-      if (p) active.add(p.id);
+      const id = idOf(n);
+      if (id) here.add(id);
     }
-    for (const n of processing) {
-      const c = parseClaimName(n);
-      if (c?.id) active.add(c.id);
-    }
+    const running = new Set(processing.map((n) => parseClaimName(n)?.id));
     for (const id of ids) {
-      if (done.has(id) || active.has(id)) continue;
+      if (done.has(id) || here.has(id) || running.has(id)) continue;
       const where = await locateJob(store, id);
       if (where?.state === 'completed' || where?.state === 'dead') done.set(id, where.state);
     }
+    opts.onProgress?.({ left: ids.length - done.size, running: ids.filter((id) => running.has(id)).length });
     return done.size === ids.length;
   };
 
@@ -141,12 +171,14 @@ export async function waitForJobs(store: Store, ids: string[] | 'all', opts: { t
       return null;
     }
   });
+  let timedOut = false;
   try {
     for (;;) {
       const checkedAt = Date.now();
       if (await check()) break;
       if (Date.now() >= deadline) {
-        return { ...(await summarize()), timedOut: true };
+        timedOut = true;
+        break;
       }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(250, Math.max(0, deadline - Date.now())));
@@ -161,15 +193,19 @@ export async function waitForJobs(store: Store, ids: string[] | 'all', opts: { t
   } finally {
     for (const w of watchers) w?.close();
   }
-  return { ...(await summarize()), timedOut: false };
-
-  async function summarize(): Promise<Omit<WaitResult, 'timedOut'>> {
-    if (ids !== 'all') {
-      return { completed: ids.filter((id) => done.get(id) === 'completed'), dead: ids.filter((id) => done.get(id) === 'dead') };
-    }
-    const deadNow = (await listJsonNames(store.dead)).filter((n) => !deadBefore.has(n)).map((n) => n.slice(0, -5));
-    return { completed: [], dead: deadNow };
+  if (ids !== 'all') {
+    return {
+      completed: ids.filter((id) => done.get(id) === 'completed'),
+      dead: ids.filter((id) => done.get(id) === 'dead'),
+      timedOut,
+      waiting: timedOut ? ids.filter((id) => !done.has(id)) : [],
+    };
   }
+  // Every job seen that has left pending/ and processing/ is dead or completed (or purged since).
+  const active = [...new Set([...lastNames].map(idOf).filter((id): id is string => id !== null))].sort();
+  const dead = (await listJsonNames(store.dead)).map((n) => n.slice(0, -'.json'.length)).sort();
+  const gone = new Set([...dead, ...active]);
+  return { completed: [...seen].filter((id) => !gone.has(id)).sort(), dead, timedOut, waiting: timedOut ? active : [] };
 }
 
 export interface StopRequest {

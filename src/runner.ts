@@ -7,6 +7,9 @@
 //  - A timeout or an abort signals the whole process group (SIGTERM, then SIGKILL after the grace), so
 //    `sh -c 'sleep 100 & sleep 100'` leaves nothing behind; after a timeout the group is SIGKILLed
 //    again once the shell is gone.
+//  - stdout and stderr are one pipe: the shell points stderr at stdout (`exec 2>&1;`) before the
+//    command, so the log keeps the order in which they were written. Two pipes read in the parent
+//    cannot: `echo o1; echo e1 >&2; echo o2` was logged o1 o2 e1 in four runs of five.
 //  - The log ends with the outcome as data, e.g. `[exited with status 2]`. A run that printed nothing
 //    gets no log file (one file fewer per job for the many silent jobs); its outcome is in the job's
 //    history, and `queuectl logs` prints it the same way.
@@ -57,6 +60,19 @@ export interface RunSpec {
 
 export const TAIL_BYTES = 2048;
 
+/** Put before the command, on the same line, so that error messages keep their line numbers. */
+const ONE_PIPE = 'exec 2>&1; ';
+/**
+ * Linux refuses an argument of MAX_ARG_STRLEN (131072) bytes or more, NUL included: a command within
+ * ONE_PIPE of that runs as it is, with stdout and stderr on their own pipes (their order is then lost).
+ */
+const ARG_MAX_BYTES = 131_071;
+
+/** The script `sh -c` runs: the command with stderr joined to stdout. */
+export function shellScript(command: string): string {
+  return Buffer.byteLength(command) + ONE_PIPE.length <= ARG_MAX_BYTES ? ONE_PIPE + command : command;
+}
+
 type Execa = typeof import('execa').execa;
 let execaFn: Execa | undefined;
 
@@ -94,7 +110,7 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
   const execa = execaFn!;
   const startedAt = Date.now();
   const log = new CappedLog(spec.logPath, spec.outputLimitBytes);
-  const sub = execa('/bin/sh', ['-c', spec.command], {
+  const sub = execa('/bin/sh', ['-c', shellScript(spec.command)], {
     cwd: spec.cwd ?? undefined,
     env: spec.env,
     extendEnv: false, // the caller passes the whole environment (the pool: the one queuectl started with)

@@ -125,9 +125,10 @@ describe('config refuses what it does not know, exit 2, and leaves config.json a
       [['config', 'set', 'stale-after', '10ms'], /config stale-after: expected at least 50ms, got "10ms"/],
       [['config', 'set', 'output-limit', '10XB'], /config output-limit: expected a size such as 10MB/],
       [['config', 'set', 'backoff-jitter', 'maybe'], /config backoff-jitter: expected true or false, got "maybe"/],
-      [['config', 'set', 'max-retries'], /Expected a key and a value: queuectl config set KEY VALUE/],
-      [['config', 'get'], /Expected one key: queuectl config get KEY/],
-      [['config', 'frob'], /Unknown config action "frob"; expected one of get, set, unset, list/],
+      [['config', 'set', 'max-retries'], /Missing VALUE: queuectl config set KEY VALUE/],
+      [['config', 'get'], /Missing KEY: queuectl config get KEY/],
+      [['config', 'set', 'max-retries', '5', '6'], /Unexpected argument "6": queuectl config set KEY VALUE/],
+      [['config', 'frob'], /Unknown action "config frob"; expected one of list, get, set, unset/],
     ];
     for (const [args, message] of cases) {
       const r = await runCli(args, { root });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { explain, listTree, makeTempRoot, pendingFiles, readJson, runCli, snapshotQueue } from './helpers.js';
+import { explain, listTree, makeTempRoot, pendingFiles, readJson, REPO, runCli, snapshotQueue } from './helpers.js';
 
 const FOLDERS = ['tmp', 'pending', 'processing', 'completed', 'dead', 'workers', 'logs', 'ids', 'quarantine'];
 
@@ -384,13 +384,18 @@ describe('the command line', () => {
     const { root } = await makeTempRoot(t);
     const top = await runCli(['--help'], { root });
     assert.equal(top.code, 0, explain(top));
-    // The top-level help lists every command as "$ queuectl <name> --help".
-    const commands = [...top.stdout.matchAll(/\$ queuectl (\S+) --help/g)].map((m) => m[1]);
-    for (const c of ['enqueue', 'status', 'list', 'show', 'config']) assert.ok(commands.includes(c), `${c} in --help: ${top.stdout}`);
+    // The top-level help lists every command under "Commands:", a group with its actions (worker start|stop).
+    const section = /Commands:\n((?: {2}\S.*\n)+)/.exec(top.stdout);
+    assert.ok(section, top.stdout);
+    const commands = section[1].split('\n').filter(Boolean).flatMap((l) => {
+      const [word, actions] = l.trim().split(/\s+/);
+      return /^[a-z]+(\|[a-z]+)+$/.test(actions ?? '') ? actions.split('|').map((a) => [word, a]) : [[word]];
+    });
+    for (const c of ['enqueue', 'status', 'list', 'show', 'config']) assert.ok(commands.some((w) => w[0] === c), `${c} in --help: ${top.stdout}`);
     for (const c of commands) {
-      const r = await runCli([c, '--help'], { root });
-      assert.equal(r.code, 0, `${c} --help: ${explain(r)}`);
-      assert.match(r.stdout, /Examples:\n\s*queuectl \S+/, `${c} --help shows an example: ${r.stdout}`);
+      const r = await runCli([...c, '--help'], { root });
+      assert.equal(r.code, 0, `${c.join(' ')} --help: ${explain(r)}`);
+      assert.match(r.stdout, /Examples:\n\s*queuectl \S+/, `${c.join(' ')} --help shows an example: ${r.stdout}`);
     }
   });
 
@@ -407,10 +412,13 @@ describe('the command line', () => {
     assert.deepEqual(await pendingFiles(root), [], 'nothing enqueued by a refused command');
   });
 
-  test('--version prints the version', async (t) => {
+  test('--version prints the version alone, the one in package.json', async (t) => {
     const { root } = await makeTempRoot(t);
-    const r = await runCli(['--version'], { root });
-    assert.equal(r.code, 0, explain(r));
-    assert.match(r.stdout, /^queuectl\/\d+\.\d+\.\d+ /);
+    const { version } = await readJson<{ version: string }>(join(REPO, 'package.json'));
+    for (const args of [['--version'], ['-v'], ['status', '--version']]) {
+      const r = await runCli(args, { root });
+      assert.equal(r.code, 0, explain(r));
+      assert.equal(r.stdout, `${version}\n`, args.join(' '));
+    }
   });
 });

@@ -228,7 +228,7 @@ describe('queuectl metrics, as a person types it', () => {
     assert.match(head.stdout, /^# HELP queuectl_build_info /);
     assert.equal(head.stderr, '', 'no EPIPE stack trace');
 
-    for (const [args, message] of [[['metrics', 'extra'], /Unused args: `extra`/], [['metrics', '--bogus'], /Unknown option `--bogus`/]] as const) {
+    for (const [args, message] of [[['metrics', 'extra'], /Unexpected argument "extra": queuectl metrics/], [['metrics', '--bogus'], /Unknown option `--bogus`/]] as const) {
       const r = await runCli([...args], { root: q.root });
       assert.equal(r.code, 2, explain(r));
       assert.match(r.stderr, message);

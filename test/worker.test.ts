@@ -450,13 +450,13 @@ describe('job control: cancel, wait, status', () => {
     assert.equal(w.child.exitCode, null, 'the worker carries on');
   });
 
-  test('wait: exit 0 when completed, 1 when dead, --all, and --timeout', async (t) => {
+  test('wait: exit 0 when completed, 1 when dead, 124 on --timeout, and --all', async (t) => {
     const q = await makeQueue(t);
     const good = await enqueue(q, 'sleep 0.3');
     const bad = await enqueue(q, 'exit 1', ['--max-retries', '0']);
 
     const early = await q.cli(['wait', good, '--timeout', '300ms']);
-    assert.equal(early.code, 1, explain(early));
+    assert.equal(early.code, 124, explain(early));
     assert.match(early.stderr, /Timed out after 300ms/);
 
     const waits = [q.cli(['wait', good]), q.cli(['wait', bad]), q.cli(['wait', good, bad, '--json']), q.cli(['wait', '--all'])];
@@ -467,12 +467,16 @@ describe('job control: cancel, wait, status', () => {
     assert.equal(wBad.code, 1, explain(wBad));
     assert.match(wBad.stderr, new RegExp(`dead: ${bad}`));
     assert.equal(wBoth.code, 1, explain(wBoth));
-    assert.deepEqual(JSON.parse(wBoth.stdout), { completed: [good], dead: [bad], timedOut: false });
+    assert.deepEqual(JSON.parse(wBoth.stdout), { completed: [good], dead: [bad], timedOut: false, waiting: [] });
     assert.equal(wAll.code, 1, `a job died while waiting for all: ${explain(wAll)}`);
     assert.equal((await readJobFile(q.root, good)).state, 'completed');
 
+    // Nothing is left to run, but the dead letter queue is not empty: --all does not ignore it.
     const again = await q.cli(['wait', '--all', '--timeout', '2s']);
-    assert.equal(again.code, 0, `nothing left to wait for: ${explain(again)}`);
+    assert.equal(again.code, 1, `a job is dead: ${explain(again)}`);
+    await q.ok(['dlq', 'purge']);
+    const clean = await q.cli(['wait', '--all', '--timeout', '2s']);
+    assert.equal(clean.code, 0, `nothing left to wait for: ${explain(clean)}`);
     const missing = await q.cli(['wait', 'no-such-job']);
     assert.equal(missing.code, 2, explain(missing));
   });
@@ -485,13 +489,14 @@ describe('job control: cancel, wait, status', () => {
     await waitFor(async () => (await pidsWithCommand(`sleep ${m}`)).length > 0, { timeoutMs: 3_000, what: 'the job to run' });
     const status = JSON.parse(await q.ok(['status', '--json'])) as {
       counts: Record<string, number>;
-      workers: { id: string; pid: number; host: string; alive: boolean; current_job: string | null; heartbeat_at: number }[];
+      workers: { id: string; pid: number; host: string; alive: boolean; current_job: string | null; heartbeat_at: string }[];
     };
     assert.equal(status.counts.processing, 1);
     assert.equal(status.workers.length, 1);
     const [worker] = status.workers;
     assert.deepEqual([worker.id, worker.pid, worker.host, worker.alive, worker.current_job], [w.ids[0], w.pid, hostname(), true, id]);
-    assert.ok(Date.now() - worker.heartbeat_at < 1_000, 'a recent heartbeat');
+    assert.match(worker.heartbeat_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'an ISO-8601 time');
+    assert.ok(Date.now() - Date.parse(worker.heartbeat_at) < 1_000, 'a recent heartbeat');
 
     w.kill('SIGUSR2'); // force: the job goes back, the worker exits and removes its heartbeat
     assert.equal((await w.waitForExit()).code, 0);

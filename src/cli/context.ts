@@ -1,79 +1,88 @@
-// What every command needs: the queue root from --root / QUEUECTL_ROOT / ./.queuectl, the opened store,
-// the raw text of options (cac turns "007" into 7), and output helpers.
+// What every command needs: the queue root (--root, $QUEUECTL_ROOT, ./.queuectl), the store opened on
+// first use, the environment queuectl was started with, output that copes with a closed stdout, and
+// the process's signals. Built by index.ts, the only file that touches `process`.
 
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { openStore, type Store } from '../store.js';
+import { parseDurationMs } from '../units.js';
+import type { Input } from './spec.js';
 
-/** Options every command accepts. */
-export interface GlobalOptions {
-  root?: string;
-  json?: boolean;
-}
-
-/** The raw string given for a --flag on the command line (last one wins), or undefined. */
-export function rawOption(argv: readonly string[], flag: string): string | undefined {
-  let value: string | undefined;
-  const end = argv.indexOf('--');
-  const upto = end === -1 ? argv.length : end;
-  for (let i = 0; i < upto; i++) {
-    const a = argv[i];
-    if (a === flag) {
-      if (i + 1 >= upto) throw new InputError(`${flag} needs a value`);
-      value = argv[++i];
-    } else if (a.startsWith(`${flag}=`)) value = a.slice(flag.length + 1);
-  }
-  return value;
-}
-
-/** Every raw value of a repeatable --flag. */
-export function rawOptions(argv: readonly string[], flag: string): string[] {
-  const out: string[] = [];
-  const end = argv.indexOf('--');
-  const upto = end === -1 ? argv.length : end;
-  for (let i = 0; i < upto; i++) {
-    if (argv[i] === flag && i + 1 < upto) out.push(argv[++i]);
-    else if (argv[i].startsWith(`${flag}=`)) out.push(argv[i].slice(flag.length + 1));
-  }
-  return out;
+/** Process signals, handed in by the entry point. */
+export interface SignalSource {
+  on(signal: NodeJS.Signals, handler: () => void): void;
 }
 
 export interface Context {
-  argv: readonly string[];
-  env: NodeJS.ProcessEnv;
+  /**
+   * The environment queuectl was started with, copied before anything changed it: jobs start from
+   * exactly this (plus the QUEUECTL_ variables), never from what queuectl set for itself.
+   */
+  env: Record<string, string>;
   cwd: string;
   /** Absolute path of the queue root. */
   root: string;
+  /** A line to stdout; dropped once stdout is closed (a reader that went away). */
   out: (line: string) => void;
+  /** Bytes to stdout as they are (logs). */
+  write: (chunk: string | Uint8Array) => void;
+  /** A line to stderr; dropped once stderr is closed. */
   err: (line: string) => void;
+  /** Replaces the current progress line on stderr (only when stderr is a terminal); '' clears it. */
+  progress: (text: string) => void;
   stdin: NodeJS.ReadableStream;
+  tty: { stdin: boolean; stdout: boolean; stderr: boolean };
+  /** Terminal width for tables (120 when stdout is not a terminal). */
+  columns: number;
+  /** --color (true), --no-color (false), or neither. */
+  colorFlag: boolean | undefined;
+  /** The package version (package.json). */
+  version: string;
+  /** Path of the CLI's entry script, to start it again (worker start --detach). */
+  bin: string;
+  signals: SignalSource;
   /** Opens (creating on first use) the queue root. */
   store: () => Promise<Store>;
 }
 
-export function makeContext(argv: readonly string[], env: NodeJS.ProcessEnv, cwd: string, stdin: NodeJS.ReadableStream): Context {
-  const given = rawOption(argv, '--root') ?? env.QUEUECTL_ROOT ?? '.queuectl';
-  if (given === '') throw new InputError('--root / QUEUECTL_ROOT is empty; expected a folder path');
-  const root = resolve(cwd, given);
-  let opened: Promise<Store> | undefined;
-  return {
-    argv,
-    env,
-    cwd,
-    root,
-    out: (line) => process.stdout.write(`${line}\n`),
-    err: (line) => process.stderr.write(`${line}\n`),
-    stdin,
-    store: () => (opened ??= openStore(root)),
-  };
+/** The root from --root, then QUEUECTL_ROOT, then ./.queuectl; relative paths are resolved in cwd. */
+export function resolveRoot(flag: string | undefined, env: Record<string, string | undefined>, cwd: string): string {
+  const given = flag ?? env.QUEUECTL_ROOT ?? '.queuectl';
+  if (given === '') throw new InputError(`${flag !== undefined ? '--root' : 'QUEUECTL_ROOT'} is empty; expected a folder path`);
+  return resolve(cwd, given);
 }
 
-/** Parses an integer flag, naming it and the expected range in the error. */
-export function intOption(value: unknown, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+export function lazyStore(root: string): () => Promise<Store> {
+  let opened: Promise<Store> | undefined;
+  return () => (opened ??= openStore(root));
+}
+
+/** A string option's value as typed, or undefined. */
+export function str(input: Input, name: string): string | undefined {
+  const v = input.opts[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function flag(input: Input, name: string): boolean {
+  return input.opts[name] === true;
+}
+
+export function list(input: Input, name: string): string[] {
+  const v = input.opts[name];
+  return Array.isArray(v) ? v : [];
+}
+
+/** Parses an integer option as typed, naming it and the expected range in the error. */
+export function intOption(value: string | undefined, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
-    throw new InputError(`Expected ${flag} to be an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}, got ${JSON.stringify(value)}`);
+  const n = /^\s*-?\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new InputError(`Expected ${what} to be an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}, got ${JSON.stringify(value)}`);
   }
   return n;
+}
+
+/** A duration option in ms (0 when not given). */
+export function durationOption(value: string | undefined, what: string): number {
+  return value === undefined ? 0 : parseDurationMs(value, what);
 }

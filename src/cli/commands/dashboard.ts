@@ -7,14 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../config.js';
 import { InputError, QueuectlError } from '../../errors.js';
 import { isLoopbackHost, newAccessToken } from '../../web/security.js';
-import { type Context, intOption, rawOption } from '../context.js';
-import type { SignalSource } from './worker.js';
-
-export interface DashboardFlags {
-  port?: unknown;
-  host?: unknown;
-  token?: unknown;
-}
+import { type Context, intOption, str } from '../context.js';
+import type { Input } from '../spec.js';
 
 export const DEFAULT_PORT = 5000;
 export const DEFAULT_HOST = '127.0.0.1';
@@ -24,11 +18,10 @@ export const TOKEN_MIN_LENGTH = 12;
 /** views/ at the package root: three folders up from src/cli/commands or dist/cli/commands. */
 const VIEWS_DIR = fileURLToPath(new URL('../../../views', import.meta.url));
 
-export async function dashboardCommand(ctx: Context, flags: DashboardFlags, signals: SignalSource): Promise<number> {
-  // Raw text: cac would turn "--token 0123" into the number 123.
-  const port = intOption(rawOption(ctx.argv, '--port') ?? flags.port, '--port', 0, 65535) ?? DEFAULT_PORT;
-  const host = rawOption(ctx.argv, '--host') ?? DEFAULT_HOST;
-  const token = rawOption(ctx.argv, '--token') ?? ctx.env.QUEUECTL_DASHBOARD_TOKEN;
+export async function dashboardCommand(ctx: Context, input: Input): Promise<number> {
+  const port = intOption(str(input, 'port'), '--port', 0, 65535) ?? DEFAULT_PORT;
+  const host = str(input, 'host') ?? DEFAULT_HOST;
+  const token = str(input, 'token') ?? ctx.env.QUEUECTL_DASHBOARD_TOKEN;
   if (host.trim() === '') throw new InputError('Expected --host to be an address such as 127.0.0.1 or 0.0.0.0, got ""');
   if (token !== undefined && token.length < TOKEN_MIN_LENGTH) {
     throw new InputError(`Expected --token to be at least ${TOKEN_MIN_LENGTH} characters, got ${token.length}; make one with: openssl rand -hex 16`);
@@ -73,8 +66,9 @@ export async function dashboardCommand(ctx: Context, flags: DashboardFlags, sign
       server.close(() => resolve());
       server.closeAllConnections();
     };
-    signals.on('SIGINT', stop);
-    signals.on('SIGTERM', stop);
+    ctx.signals.on('SIGINT', stop);
+    ctx.signals.on('SIGTERM', stop);
+    ctx.signals.on('SIGHUP', stop);
   });
   ctx.out('Dashboard stopped.');
   return 0;

@@ -1,17 +1,13 @@
 // `queuectl enqueue`: JSON argument, stdin (`-`), --file, or the flag form `-- CMD ARGS...`.
 
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { loadConfig } from '../../config.js';
 import { enqueueBatch, type EnqueueInput } from '../../enqueue.js';
 import { InputError } from '../../errors.js';
-import { type Context, intOption, rawOption, rawOptions } from '../context.js';
-import { printJson } from '../format.js';
-
-export interface EnqueueFlags {
-  file?: string;
-  json?: boolean;
-  '--'?: string[];
-}
+import { type Context, flag, intOption, list, str } from '../context.js';
+import { count, printJson } from '../format.js';
+import type { Input } from '../spec.js';
 
 /** Splits text into job specs: one JSON object, a JSON array, or NDJSON (one object a line). */
 export function parseJobText(text: string, source: string): EnqueueInput[] {
@@ -54,26 +50,30 @@ export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The job built from flags: everything after `--` is the command. */
-function specFromFlags(ctx: Context, words: string[]): Record<string, unknown> {
+/** The job built from flags: everything after `--` is the command. Values are validated by createJob. */
+function specFromFlags(ctx: Context, input: Input, words: string[]): Record<string, unknown> {
   const spec: Record<string, unknown> = {
     command: words.length === 1 ? words[0] : words.map(shellQuote).join(' '),
   };
-  const id = rawOption(ctx.argv, '--id');
+  const id = str(input, 'id');
   if (id !== undefined) spec.id = id;
-  const priority = rawOption(ctx.argv, '--priority');
+  const priority = str(input, 'priority');
   if (priority !== undefined) spec.priority = intOption(priority, '--priority', -999, 999);
-  const maxRetries = rawOption(ctx.argv, '--max-retries');
+  const maxRetries = str(input, 'max-retries');
   if (maxRetries !== undefined) spec.max_retries = intOption(maxRetries, '--max-retries', 0, 100);
-  const delay = rawOption(ctx.argv, '--delay');
+  const delay = str(input, 'delay');
   if (delay !== undefined) spec.delay = delay;
-  const runAt = rawOption(ctx.argv, '--run-at');
+  const runAt = str(input, 'run-at');
   if (runAt !== undefined) spec.run_at = runAt;
-  const timeout = rawOption(ctx.argv, '--timeout');
+  const timeout = str(input, 'timeout');
   if (timeout !== undefined) spec.timeout = timeout;
-  const cwd = rawOption(ctx.argv, '--cwd');
-  if (cwd !== undefined) spec.cwd = cwd;
-  const env = rawOptions(ctx.argv, '--env');
+  // A relative --cwd means relative to where enqueue runs, as a person typing it expects.
+  const cwd = str(input, 'cwd');
+  if (cwd !== undefined) {
+    if (cwd === '') throw new InputError('Expected --cwd to be a folder, got ""');
+    spec.cwd = resolve(ctx.cwd, cwd);
+  }
+  const env = list(input, 'env');
   if (env.length) {
     spec.env = Object.fromEntries(env.map((pair) => {
       const eq = pair.indexOf('=');
@@ -84,32 +84,37 @@ function specFromFlags(ctx: Context, words: string[]): Record<string, unknown> {
   return spec;
 }
 
-const JOB_FLAGS = ['--id', '--priority', '--max-retries', '--delay', '--run-at', '--timeout', '--cwd', '--env'];
+const JOB_FLAGS = ['id', 'priority', 'max-retries', 'delay', 'run-at', 'timeout', 'cwd', 'env'];
 
-export async function enqueueCommand(ctx: Context, positional: string[], flags: EnqueueFlags): Promise<void> {
-  const words = flags['--'] ?? [];
-  const sources = [positional.length > 0, flags.file !== undefined, words.length > 0].filter(Boolean).length;
+/** From this many jobs on, a terminal shows how far the write has got. */
+const PROGRESS_MIN = 1000;
+
+export async function enqueueCommand(ctx: Context, input: Input): Promise<void> {
+  const words = input.rest ?? [];
+  const positional = input.args;
+  const file = str(input, 'file');
+  if (input.rest !== null && words.length === 0) throw new InputError('Expected a command after `--`: queuectl enqueue [flags] -- COMMAND ARGS...');
+  const sources = [positional.length > 0, file !== undefined, words.length > 0].filter(Boolean).length;
   if (sources === 0) {
     throw new InputError('Nothing to enqueue: give a JSON job, `-` to read stdin, --file PATH, or `-- COMMAND ARGS...`');
   }
-  if (sources > 1 || positional.length > 1) {
+  if (sources > 1) {
     throw new InputError('Give the job one way: a JSON argument, `-` (stdin), --file PATH, or `-- COMMAND ARGS...`');
   }
   let inputs: EnqueueInput[];
   if (words.length > 0) {
-    inputs = [{ spec: specFromFlags(ctx, words), label: 'job' }];
+    inputs = [{ spec: specFromFlags(ctx, input, words), label: 'job' }];
   } else {
-    const given = JOB_FLAGS.filter((f) => rawOption(ctx.argv, f) !== undefined);
+    const given = JOB_FLAGS.filter((f) => input.opts[f] !== undefined).map((f) => `--${f}`);
     if (given.length) throw new InputError(`${given.join(', ')} apply to the flag form only (\`enqueue ${given[0]} ... -- COMMAND\`); put the field in the JSON instead`);
-    if (flags.file !== undefined) {
-      const path = rawOption(ctx.argv, '--file') ?? String(flags.file);
+    if (file !== undefined) {
       let text: string;
       try {
-        text = await readFile(path, 'utf8');
+        text = await readFile(resolve(ctx.cwd, file), 'utf8');
       } catch (err) {
-        throw new InputError(`Cannot read --file ${path}: ${(err as Error).message}`);
+        throw new InputError(`Cannot read --file ${file}: ${(err as Error).message}`);
       }
-      inputs = parseJobText(text, path);
+      inputs = parseJobText(text, file);
     } else if (positional[0] === '-') {
       inputs = parseJobText(await readStdin(ctx.stdin), 'stdin');
     } else {
@@ -118,22 +123,40 @@ export async function enqueueCommand(ctx: Context, positional: string[], flags: 
   }
   const store = await ctx.store();
   const config = await loadConfig(store);
+  const onProgress = inputs.length >= PROGRESS_MIN && ctx.tty.stderr ? throttledProgress(ctx, inputs.length) : undefined;
   const fault = ctx.env.QUEUECTL_FAULT;
-  const report = await enqueueBatch(store, inputs, {
-    now: Date.now(),
-    maxRetries: config.maxRetries,
-    cwd: ctx.cwd,
-    // QUEUECTL_FAULT=<step>[:stop]: SIGKILL (or SIGSTOP) at that step of the batch, for the torture suite.
-    fault: fault ? (point) => {
-      const [at, how] = fault.split(':');
-      if (point === at) process.kill(process.pid, how === 'stop' ? 'SIGSTOP' : 'SIGKILL');
-    } : undefined,
-  });
+  let report;
+  try {
+    report = await enqueueBatch(store, inputs, {
+      now: Date.now(),
+      maxRetries: config.maxRetries,
+      cwd: ctx.cwd,
+      onProgress,
+      // QUEUECTL_FAULT=<step>[:stop]: SIGKILL (or SIGSTOP) at that step of the batch, for the torture suite.
+      fault: fault ? (point) => {
+        const [at, how] = fault.split(':');
+        if (point === at) process.kill(process.pid, how === 'stop' ? 'SIGSTOP' : 'SIGKILL');
+      } : undefined,
+    });
+  } finally {
+    if (onProgress) ctx.progress('');
+  }
   const jobs = report.jobs;
-  if (flags.json) printJson(ctx.out, jobs.map((j) => j.id));
+  if (flag(input, 'json')) printJson(ctx.out, jobs.map((j) => j.id));
   else if (jobs.length === 1) ctx.out(`Enqueued ${jobs[0].id}`);
   else ctx.out(`Enqueued ${jobs.length} jobs`);
   if (report.waiting > 0) {
     ctx.err(`warning: ${report.waiting} of these jobs are not in pending/ yet (no space left to add them there); they are committed in tmp/ and a worker publishes them once there is room: do not enqueue them again`);
   }
+}
+
+/** "enqueue: 45% of 100,000 jobs", redrawn at most every 100 ms (the core counts steps: write, then publish). */
+function throttledProgress(ctx: Context, jobs: number): (done: number, total: number) => void {
+  let last = 0;
+  return (done, total) => {
+    const now = Date.now();
+    if (now - last < 100 && done < total) return;
+    last = now;
+    ctx.progress(`enqueue: ${Math.floor((100 * done) / total)}% of ${count(jobs)} jobs`);
+  };
 }

@@ -1,108 +1,94 @@
-// `queuectl dlq ...`, `cancel`, `wait`, `logs`, `purge`: job control through admin.ts.
+// `queuectl dlq list|retry|purge`, `cancel`, `logs`, `purge`: job control through admin.ts.
 
 import { createReadStream, promises as fsp } from 'node:fs';
-import pc from 'picocolors';
-import { cancelJob, deadIds, retryDead, waitForJobs } from '../../admin.js';
+import { cancelJob, deadIds, retryDead } from '../../admin.js';
 import { loadConfig } from '../../config.js';
 import { InputError, isErrno, JobNotFoundError } from '../../errors.js';
 import { getJob, listJobsPage } from '../../inspect.js';
 import { purgeCompleted, purgeDead } from '../../retention.js';
 import { logPath } from '../../store.js';
-import { formatDuration, parseDurationMs } from '../../units.js';
-import { type Context, intOption, rawOption } from '../context.js';
-import { colorState, printJson, relative, table } from '../format.js';
+import { parseDurationMs } from '../../units.js';
+import { type Context, flag, intOption, str } from '../context.js';
+import { loadCellWidths, pc, printJson, relative, table } from '../format.js';
+import type { Input } from '../spec.js';
+import { jobJson } from './list.js';
 
-export const DLQ_ACTIONS = ['list', 'retry', 'purge'] as const;
-
-export async function dlqCommand(ctx: Context, action: string, ids: string[], flags: { all?: boolean; json?: boolean; olderThan?: unknown; limit?: unknown }): Promise<number> {
+export async function dlqListCommand(ctx: Context, input: Input): Promise<void> {
   const store = await ctx.store();
-  switch (action) {
-    case 'list': {
-      const limit = intOption(flags.limit, '--limit', 1) ?? 100;
-      const { jobs } = await listJobsPage(store, { state: 'dead', limit, now: Date.now() });
-      if (flags.json) {
-        printJson(ctx.out, jobs.map((j) => ({ ...j, env: j.env ? Object.fromEntries(Object.keys(j.env).map((k) => [k, '***'])) : undefined })));
-        return 0;
-      }
-      if (jobs.length === 0) {
-        ctx.out(pc.dim('The dead letter queue is empty.'));
-        return 0;
-      }
-      const now = Date.now();
-      for (const line of table(['ID', 'RUNS', 'DIED', 'LAST ERROR', 'COMMAND'], jobs.map((j) => [
-        j.id, String(j.attempts), j.finished_at ? relative(Date.parse(j.finished_at), now) : '-', pc.red(j.last_error ?? '-'), j.command,
-      ]))) ctx.out(line);
-      return 0;
-    }
-    case 'retry': {
-      if (flags.all && ids.length) throw new InputError('Give job ids or --all, not both');
-      const targets = flags.all ? await deadIds(store) : ids;
-      if (targets.length === 0) {
-        if (!flags.all) throw new InputError('Expected job ids or --all: queuectl dlq retry ID... | --all');
-        ctx.out(pc.dim('The dead letter queue is empty.'));
-        return 0;
-      }
-      let failed = 0;
-      for (const id of targets) {
-        try {
-          await retryDead(store, id, Date.now());
-          if (!flags.json) ctx.out(`Retrying ${id}`);
-        } catch (err) {
-          if (!flags.all) throw err;
-          failed++;
-          ctx.err(`${id}: ${(err as Error).message}`);
-        }
-      }
-      if (flags.json) printJson(ctx.out, targets);
-      else if (targets.length > 1) ctx.out(`Moved ${targets.length - failed} job${targets.length - failed === 1 ? '' : 's'} back to pending`);
-      return failed ? 1 : 0;
-    }
-    case 'purge': {
-      const older = rawOption(ctx.argv, '--older-than');
-      const cutoff = older === undefined ? Infinity : Date.now() - parseDurationMs(older, '--older-than');
-      const n = await purgeDead(store, cutoff);
-      ctx.out(`Removed ${n} dead job${n === 1 ? '' : 's'}`);
-      return 0;
-    }
-    default:
-      throw new InputError(`Unknown dlq action "${action}"; expected one of ${DLQ_ACTIONS.join(', ')}`);
+  const limit = intOption(str(input, 'limit'), '--limit', 0) ?? 100;
+  const now = Date.now();
+  const { jobs } = await listJobsPage(store, { state: 'dead', limit: limit === 0 ? Infinity : limit, now });
+  if (flag(input, 'json')) return printJson(ctx.out, jobs.map((j) => jobJson(j, now)));
+  if (jobs.length === 0) {
+    ctx.out(pc.dim('The dead letter queue is empty.'));
+    return;
   }
+  await loadCellWidths(jobs.flatMap((j) => [j.id, j.command, j.last_error ?? '']));
+  for (const line of table(['ID', 'RUNS', 'DIED', 'LAST ERROR', 'COMMAND'], jobs.map((j) => [
+    j.id, String(j.attempts), j.finished_at ? relative(Date.parse(j.finished_at), now) : '-', pc.red(j.last_error ?? '-'), j.command,
+  ]), ctx.columns)) ctx.out(line);
 }
 
-export async function cancelCommand(ctx: Context, ids: string[]): Promise<number> {
-  if (ids.length === 0) throw new InputError('Expected at least one job id: queuectl cancel ID...');
+/**
+ * Named ids: the first that cannot be retried stops the command (exit 2 or 1, as its error says).
+ * --all: every dead job is tried; one that cannot be moved (retried by someone else meanwhile) is
+ * reported on stderr and the exit status is 1.
+ */
+export async function dlqRetryCommand(ctx: Context, input: Input): Promise<number> {
+  const all = flag(input, 'all');
+  const ids = input.args;
+  if (all && ids.length) throw new InputError('Give job ids or --all, not both');
+  if (!all && ids.length === 0) throw new InputError('Expected job ids or --all: queuectl dlq retry ID... | --all');
+  const store = await ctx.store();
+  const targets = all ? await deadIds(store) : ids;
+  if (targets.length === 0) {
+    if (flag(input, 'json')) printJson(ctx.out, []);
+    else ctx.out(pc.dim('The dead letter queue is empty.'));
+    return 0;
+  }
+  const retried: string[] = [];
+  for (const id of targets) {
+    try {
+      await retryDead(store, id, Date.now());
+      retried.push(id);
+      if (!flag(input, 'json')) ctx.out(`Retrying ${id}`);
+    } catch (err) {
+      if (!all) throw err;
+      ctx.err(`${id}: ${(err as Error).message}`);
+    }
+  }
+  if (flag(input, 'json')) printJson(ctx.out, retried);
+  else if (targets.length > 1) ctx.out(`Moved ${retried.length} job${retried.length === 1 ? '' : 's'} back to pending`);
+  return retried.length === targets.length ? 0 : 1;
+}
+
+export async function dlqPurgeCommand(ctx: Context, input: Input): Promise<void> {
+  const older = str(input, 'older-than');
+  const cutoff = older === undefined ? Infinity : Date.now() - parseDurationMs(older, '--older-than');
+  const n = await purgeDead(await ctx.store(), cutoff);
+  ctx.out(`Removed ${n} dead job${n === 1 ? '' : 's'}`);
+}
+
+/** Cancels in the order given; a running job is waited for until its worker has killed it and moved it. */
+export async function cancelCommand(ctx: Context, input: Input): Promise<void> {
   const store = await ctx.store();
   const config = await loadConfig(store);
-  for (const id of ids) {
+  for (const id of input.args) {
     const r = await cancelJob(store, id, { now: Date.now(), staleAfterMs: config.staleAfterMs, timeoutMs: config.killGraceMs + config.heartbeatIntervalMs * 3 + 10_000 });
     ctx.out(`Cancelled ${id}${r.was === 'processing' ? ' (was running; killed)' : ''}`);
   }
-  return 0;
 }
 
-export async function waitCommand(ctx: Context, ids: string[], flags: { all?: boolean; json?: boolean }): Promise<number> {
-  if (flags.all && ids.length) throw new InputError('Give job ids or --all, not both');
-  if (!flags.all && ids.length === 0) throw new InputError('Expected job ids or --all: queuectl wait ID... | --all');
-  const raw = rawOption(ctx.argv, '--timeout');
-  const timeoutMs = raw === undefined ? 0 : parseDurationMs(raw, '--timeout');
-  const store = await ctx.store();
-  const result = await waitForJobs(store, flags.all ? 'all' : ids, { timeoutMs });
-  if (flags.json) printJson(ctx.out, result);
-  if (result.timedOut) {
-    ctx.err(`Timed out after ${formatDuration(timeoutMs)}`);
-    return 1;
-  }
-  if (!flags.json && result.dead.length) ctx.err(`${colorState('dead')}: ${result.dead.join(', ')}`);
-  return result.dead.length ? 1 : 0;
-}
-
-export async function logsCommand(ctx: Context, id: string, flags: { follow?: boolean; attempt?: unknown }): Promise<number> {
+/** Copies the log as bytes (not lines): output that is not UTF-8 comes out as the command wrote it. */
+export async function logsCommand(ctx: Context, input: Input): Promise<number> {
+  const id = input.args[0];
+  const follow = flag(input, 'follow');
   const store = await ctx.store();
   const job = await getJob(store, id);
   if (!job) throw new JobNotFoundError(id);
   const runs = job.history?.length ?? 0;
   const running = job.state === 'processing' ? runs + 1 : runs;
-  const run = intOption(rawOption(ctx.argv, '--attempt') ?? flags.attempt, '--attempt', 1) ?? running;
+  const run = intOption(str(input, 'attempt'), '--attempt', 1) ?? running;
   if (run === 0) {
     ctx.err(`Job "${id}" has not run yet`);
     return 1;
@@ -115,7 +101,7 @@ export async function logsCommand(ctx: Context, id: string, flags: { follow?: bo
     if (!st || st.size <= offset) return;
     await new Promise<void>((resolve, reject) => {
       const s = createReadStream(path, { start: offset, end: st.size - 1 });
-      s.on('data', (c) => process.stdout.write(c));
+      s.on('data', (c) => ctx.write(c));
       s.on('end', () => resolve());
       s.on('error', reject);
     });
@@ -131,7 +117,7 @@ export async function logsCommand(ctx: Context, id: string, flags: { follow?: bo
     if (!isErrno(err, 'ENOENT')) throw err;
     return false;
   });
-  if (!hasLog && !flags.follow) {
+  if (!hasLog && !follow) {
     const outcome = outcomeOf(job);
     if (outcome) {
       ctx.out(outcome);
@@ -141,7 +127,7 @@ export async function logsCommand(ctx: Context, id: string, flags: { follow?: bo
     return 1;
   }
   await copy();
-  if (!flags.follow) return 0;
+  if (!follow) return 0;
   // Follow until the run's log is finished: its last line is the outcome, written when the run ends.
   for (;;) {
     const current = await getJob(store, id);
@@ -158,13 +144,14 @@ export async function logsCommand(ctx: Context, id: string, flags: { follow?: bo
   }
 }
 
-export async function purgeCommand(ctx: Context, flags: { state?: string }): Promise<number> {
-  const state = rawOption(ctx.argv, '--state') ?? flags.state ?? 'completed';
+export async function purgeCommand(ctx: Context, input: Input): Promise<void> {
+  const state = str(input, 'state');
+  // No default: a bare `purge` deleting every completed job would be a surprise nobody asked for.
+  if (state === undefined) throw new InputError('Expected --state completed or --state dead: queuectl purge --state completed|dead [--older-than DURATION]');
   if (state !== 'completed' && state !== 'dead') throw new InputError(`Expected --state to be completed or dead, got ${JSON.stringify(state)}`);
-  const older = rawOption(ctx.argv, '--older-than');
+  const older = str(input, 'older-than');
   const store = await ctx.store();
   const cutoff = older === undefined ? (state === 'completed' ? Date.now() + 3_600_000 * 2 : Infinity) : Date.now() - parseDurationMs(older, '--older-than');
   const n = state === 'completed' ? await purgeCompleted(store, cutoff) : await purgeDead(store, cutoff);
   ctx.out(`Removed ${n} ${state} job${n === 1 ? '' : 's'}`);
-  return 0;
 }

@@ -1,46 +1,66 @@
 // `queuectl list` and `queuectl show`.
 
-import pc from 'picocolors';
 import { loadConfig } from '../../config.js';
 import { InputError, JobNotFoundError } from '../../errors.js';
-import { displayState, getJob, LIST_STATES, type ListState, listJobsPage, redactEnv } from '../../inspect.js';
+import { displayState, getJob, LIST_STATES, type ListState, listJobsPage, readStatus, redactEnv } from '../../inspect.js';
+import type { Job } from '../../job.js';
 import { formatDuration } from '../../units.js';
-import { type Context, intOption, rawOption } from '../context.js';
-import { colorState, printJson, relative, table } from '../format.js';
+import { type Context, flag, intOption, str } from '../context.js';
+import { colorState, count, loadCellWidths, pc, pcErr, printJson, relative, table } from '../format.js';
+import type { Input } from '../spec.js';
 
-export async function listCommand(ctx: Context, flags: { state?: string; limit?: unknown; json?: boolean }): Promise<void> {
-  const state = rawOption(ctx.argv, '--state') ?? flags.state;
+/**
+ * A job as --json prints it: `state` is the state people see (a job waiting for a retry is `failed`, one
+ * waiting for its run_at is `scheduled`), env values hidden unless asked for. Job times are ISO-8601 already.
+ */
+export function jobJson(job: Job, now: number, showEnv = false): Omit<Job, 'state'> & { state: ListState } {
+  return { ...(showEnv ? job : redactEnv(job)), state: displayState(job, now) };
+}
+
+export async function listCommand(ctx: Context, input: Input): Promise<void> {
+  const state = str(input, 'state');
   if (state !== undefined && state !== 'all' && !(LIST_STATES as readonly string[]).includes(state)) {
     throw new InputError(`Expected --state to be one of ${LIST_STATES.join(', ')}, all; got ${JSON.stringify(state)}`);
   }
-  const limit = intOption(flags.limit, '--limit', 1) ?? 50;
+  const limit = intOption(str(input, 'limit'), '--limit', 0) ?? 50;
   const now = Date.now();
   const store = await ctx.store();
-  const { maxRetries } = await loadConfig(store);
-  const { jobs } = await listJobsPage(store, { state: (state ?? 'all') as ListState | 'all', limit, now, maxRetries });
-  if (flags.json) return printJson(ctx.out, jobs.map(redactEnv));
-  if (jobs.length === 0) {
-    ctx.out(pc.dim(`No ${state && state !== 'all' ? `${state} ` : ''}jobs.`));
-    return;
+  const { maxRetries, staleAfterMs } = await loadConfig(store);
+  const page = await listJobsPage(store, { state: (state ?? 'all') as ListState | 'all', limit: limit === 0 ? Infinity : limit, now, maxRetries });
+  const jobs = page.jobs;
+  if (flag(input, 'json')) printJson(ctx.out, jobs.map((j) => jobJson(j, now)));
+  else if (jobs.length === 0) ctx.out(pc.dim(`No ${state && state !== 'all' ? `${state} ` : ''}jobs.`));
+  else {
+    await loadCellWidths(jobs.flatMap((j) => [j.id, j.command]));
+    printTable(ctx, jobs, now);
   }
+  // On stderr, so that `list | wc -l` and `list --json | jq` see only jobs.
+  if (page.next_cursor !== null) {
+    const { counts } = await readStatus(store, now, staleAfterMs);
+    const total = state && state !== 'all' ? counts[state as ListState] : LIST_STATES.reduce((sum, s) => sum + counts[s], 0);
+    ctx.err(pcErr.dim(`${count(jobs.length)} of ${count(Math.max(total, jobs.length + 1))}${state && state !== 'all' ? ` ${state}` : ''} jobs; --limit 0 for all`));
+  }
+}
+
+/** WHEN: for a waiting job when it may run (ready, in 5m), for a finished one when it finished. */
+function printTable(ctx: Context, jobs: Job[], now: number): void {
   const rows = jobs.map((j) => {
-    const shown = displayState(j, now);
     const when = j.state === 'pending'
       ? (Date.parse(j.available_at) <= now ? 'ready' : relative(Date.parse(j.available_at), now))
       : j.finished_at ? relative(Date.parse(j.finished_at), now) : '-';
-    return [j.id, colorState(shown), `${j.attempts}/${j.max_retries + 1}`, String(j.priority), when, j.command];
+    return [j.id, colorState(displayState(j, now)), `${j.attempts}/${j.max_retries + 1}`, String(j.priority), when, j.command];
   });
-  for (const line of table(['ID', 'STATE', 'RUNS', 'PRIO', 'WHEN', 'COMMAND'], rows)) ctx.out(line);
+  for (const line of table(['ID', 'STATE', 'RUNS', 'PRIO', 'WHEN', 'COMMAND'], rows, ctx.columns)) ctx.out(line);
 }
 
-export async function showCommand(ctx: Context, id: string | undefined, flags: { json?: boolean; env?: boolean }): Promise<void> {
-  if (!id) throw new InputError('Expected a job id: queuectl show ID');
-  const jobId = id;
+export async function showCommand(ctx: Context, input: Input): Promise<void> {
+  const jobId = input.args[0];
   const found = await getJob(await ctx.store(), jobId);
   if (!found) throw new JobNotFoundError(jobId);
-  const job = flags.env ? found : redactEnv(found);
-  if (flags.json) return printJson(ctx.out, job);
   const now = Date.now();
+  if (flag(input, 'json')) return printJson(ctx.out, jobJson(found, now, flag(input, 'env')));
+  await loadCellWidths((found.history ?? []).flatMap((a) => [a.worker, a.error ?? '']));
+  const job = flag(input, 'env') ? found : redactEnv(found);
   const line = (k: string, v: unknown) => ctx.out(`${pc.bold(k.padEnd(12))} ${v}`);
   line('id', job.id);
   line('state', colorState(displayState(job, now)));
@@ -67,6 +87,7 @@ export async function showCommand(ctx: Context, id: string | undefined, flags: {
         a.signal ? `signal ${a.signal}` : a.exit_code === null ? '-' : `exit ${a.exit_code}`,
         a.error ? `${a.reason}: ${a.error}` : a.reason,
       ]),
+      ctx.columns,
     )) ctx.out(l);
   }
   if (job.output_tail) {

@@ -1,18 +1,24 @@
 // `queuectl status`: counts by state and the workers.
 
-import pc from 'picocolors';
 import { loadConfig } from '../../config.js';
-import { readStatus } from '../../inspect.js';
+import { readStatus, type StatusReport } from '../../inspect.js';
 import { formatDuration } from '../../units.js';
-import type { Context } from '../context.js';
-import { colorState, printJson, table } from '../format.js';
+import { type Context, flag } from '../context.js';
+import { colorState, loadCellWidths, pc, printJson, table } from '../format.js';
+import type { Input } from '../spec.js';
 
-export async function statusCommand(ctx: Context, flags: { json?: boolean }): Promise<void> {
+/** status --json: the report with every time as ISO-8601 (heartbeat_at is epoch ms in the core). */
+export function statusJson(report: StatusReport): unknown {
+  return { ...report, workers: report.workers.map((w) => ({ ...w, heartbeat_at: new Date(w.heartbeat_at).toISOString() })) };
+}
+
+export async function statusCommand(ctx: Context, input: Input): Promise<void> {
   const store = await ctx.store();
   const config = await loadConfig(store);
   const now = Date.now();
   const report = await readStatus(store, now, config.staleAfterMs);
-  if (flags.json) return printJson(ctx.out, report);
+  if (flag(input, 'json')) return printJson(ctx.out, statusJson(report));
+  await loadCellWidths(report.workers.flatMap((w) => [w.id, w.host, w.current_job ?? '']));
   ctx.out(`${pc.bold('Queue')} ${report.root}`);
   const c = report.counts;
   const order = ['pending', 'scheduled', 'failed', 'processing', 'completed', 'dead'] as const;
@@ -34,5 +40,6 @@ export async function statusCommand(ctx: Context, flags: { json?: boolean }): Pr
       `${formatDuration(Math.max(0, now - w.heartbeat_at))} ago`,
       w.current_job ?? pc.dim('idle'),
     ]),
+    ctx.columns,
   )) ctx.out(line);
 }

@@ -1,74 +1,102 @@
 // `queuectl worker start|stop`.
+//
+// Invariants:
+//  - Jobs start from the environment queuectl was started with (ctx.env), never from process.env:
+//    what queuectl sets for itself (UV_THREADPOOL_SIZE, colour settings) does not reach them. --detach
+//    passes that same environment to the background process and says --no-color instead of NO_COLOR=1.
+//  - One line per event, whatever the event holds (line breaks in a command are folded), each starting
+//    with the local time and its offset. --json: one JSON object per line instead.
+//  - Output that can no longer be written (a closed terminal, a reader gone) is dropped, never fatal:
+//    the workers carry on, and SIGHUP is a graceful stop.
 
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pc from 'picocolors';
+import { join, resolve } from 'node:path';
 import { requestStop, waitForNoWorkers } from '../../admin.js';
 import { loadConfig } from '../../config.js';
-import { InputError } from '../../errors.js';
 import { readWorkers } from '../../heartbeat.js';
-import { formatDuration, parseDurationMs } from '../../units.js';
+import { formatDuration, parseSize } from '../../units.js';
 import type { WorkerEvent } from '../../pool.js';
-import { type Context, intOption, rawOption } from '../context.js';
-import { colorState } from '../format.js';
+import { type Context, durationOption, flag, intOption, str } from '../context.js';
+import { colorState, cut, loadCellWidths, localTime, oneLine, pc } from '../format.js';
+import { DEFAULT_LOG_MAX, RotatingLog } from '../log-file.js';
+import type { Input } from '../spec.js';
+import { EXIT_TIMEOUT } from './wait.js';
 
-export const WORKER_ACTIONS = ['start', 'stop'] as const;
-
-export interface WorkerFlags {
-  count?: unknown;
-  detach?: boolean;
-  poll?: boolean;
-  force?: boolean;
-  timeout?: unknown;
-  quiet?: boolean;
+/** How a stop that finishes the running jobs can be made to kill them instead, where this runs. */
+export interface StopHint {
+  /** A terminal: Ctrl+C reaches us. */
+  terminal: boolean;
 }
 
-export async function workerCommand(ctx: Context, action: string, flags: WorkerFlags, signals: SignalSource): Promise<number> {
-  if (action === 'start') return start(ctx, flags, signals);
-  if (action === 'stop') return stop(ctx, flags);
-  throw new InputError(`Unknown worker action "${action}"; expected one of ${WORKER_ACTIONS.join(', ')}`);
+/** One line per event, coloured like the page; `now` is printed as local time with its offset. */
+export function formatEvent(e: WorkerEvent, now: number, hint: StopHint = { terminal: true }): string {
+  const time = pc.dim(localTime(now));
+  const who = 'worker' in e && e.worker ? ` ${pc.dim(e.worker)}` : '';
+  const id = 'id' in e ? pc.bold(e.id) : '';
+  const line = (() => {
+    switch (e.type) {
+      case 'ready': return pc.bold(`${e.workers.length} worker${e.workers.length > 1 ? 's' : ''} ready`) + ` (pid ${e.pid}): ${e.workers.join(' ')}`;
+      case 'claimed': return `${colorState('processing')} ${id} run ${e.attempt}/${e.maxRuns}: ${cut(e.command, 80)}`;
+      case 'completed': return `${colorState('completed')} ${id} in ${formatDuration(e.durationMs)}`;
+      case 'failed': return `${colorState('failed')} ${id} run ${e.attempt}: ${e.summary}; retry in ${formatDuration(e.retryInMs)}`;
+      case 'dead': return `${colorState('dead')} ${id} after ${e.attempt} run${e.attempt > 1 ? 's' : ''}: ${e.summary}`;
+      case 'interrupted': return `${pc.yellow('interrupted')} ${id}: back to pending (no attempt used)`;
+      case 'cancelled': return `${colorState('dead')} ${id} cancelled`;
+      case 'fenced': return `${pc.yellow('fenced')} ${id}: this worker was judged dead and the job was taken over; result discarded`;
+      case 'recovered': return `${pc.yellow('recovered')} ${id} from dead worker ${e.from} -> ${colorState(e.to)}${e.killed ? ` (killed ${e.killed} leftover process${e.killed > 1 ? 'es' : ''})` : ''}`;
+      case 'normalized': return `${pc.cyan('accepted')} pending/${e.name} as ${id}`;
+      case 'quarantined': return `${pc.gray('quarantined')} ${e.name}: ${e.reason}`;
+      case 'published': return `${pc.cyan('published')} ${e.count} job${e.count > 1 ? 's' : ''} of a committed batch whose enqueue did not finish`;
+      case 'config': return `${pc.bold('config changed')}: ${e.changed.join(', ')} (applied)`;
+      case 'stopping': return pc.bold(e.mode === 'force'
+        ? 'stopping now: killing running jobs (they go back to pending)'
+        : `stopping: finishing running jobs (${hint.terminal ? 'Ctrl+C again' : 'SIGTERM again, or queuectl worker stop --force,'} to kill them)`);
+      case 'error': return `${pc.red('error')} ${e.message}`;
+    }
+  })();
+  return `${time}${who} ${oneLine(line ?? '')}`;
 }
 
-/** Process signals, handed in by the entry point (the only place that touches `process`). */
-export interface SignalSource {
-  on(signal: NodeJS.Signals, handler: () => void): void;
+/** An event as one NDJSON object: `time` (ISO-8601 UTC) and `event` first, fields in snake_case. */
+export function eventJson(e: WorkerEvent, now: number): string {
+  const out: Record<string, unknown> = { time: new Date(now).toISOString(), event: e.type };
+  for (const [k, v] of Object.entries(e)) if (k !== 'type') out[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = v;
+  return JSON.stringify(out);
 }
 
-function time(): string {
-  return pc.dim(new Date().toISOString().slice(11, 23));
-}
-
-/** One line per event, coloured like the page. */
-export function formatEvent(e: WorkerEvent): string | null {
-  const who = 'worker' in e && e.worker ? pc.dim(e.worker) : '';
-  switch (e.type) {
-    case 'ready': return `${time()} ${pc.bold(`${e.workers.length} worker${e.workers.length > 1 ? 's' : ''} ready`)} (pid ${e.pid}): ${e.workers.join(' ')}`;
-    case 'claimed': return `${time()} ${who} ${colorState('processing')} ${pc.bold(e.id)} run ${e.attempt}/${e.maxRuns}: ${e.command.length > 80 ? `${e.command.slice(0, 79)}…` : e.command}`;
-    case 'completed': return `${time()} ${who} ${colorState('completed')} ${pc.bold(e.id)} in ${formatDuration(e.durationMs)}`;
-    case 'failed': return `${time()} ${who} ${colorState('failed')} ${pc.bold(e.id)} run ${e.attempt}: ${e.summary}; retry in ${formatDuration(e.retryInMs)}`;
-    case 'dead': return `${time()} ${who} ${colorState('dead')} ${pc.bold(e.id)} after ${e.attempt} run${e.attempt > 1 ? 's' : ''}: ${e.summary}`;
-    case 'interrupted': return `${time()} ${who} ${pc.yellow('interrupted')} ${pc.bold(e.id)}: back to pending (no attempt used)`;
-    case 'cancelled': return `${time()} ${who} ${colorState('dead')} ${pc.bold(e.id)} cancelled`;
-    case 'fenced': return `${time()} ${who} ${pc.yellow('fenced')} ${pc.bold(e.id)}: this worker was judged dead and the job was taken over; result discarded`;
-    case 'recovered': return `${time()} ${who} ${pc.yellow('recovered')} ${pc.bold(e.id)} from dead worker ${e.from} -> ${colorState(e.to)}${e.killed ? ` (killed ${e.killed} leftover process${e.killed > 1 ? 'es' : ''})` : ''}`;
-    case 'normalized': return `${time()} ${who} ${pc.cyan('accepted')} pending/${e.name} as ${pc.bold(e.id)}`;
-    case 'quarantined': return `${time()} ${who} ${pc.gray('quarantined')} ${e.name}: ${e.reason}`;
-    case 'stopping': return `${time()} ${pc.bold(e.mode === 'force' ? 'stopping now: killing running jobs (they go back to pending)' : 'stopping: finishing running jobs (Ctrl+C again to kill them)')}`;
-    case 'published': return `${time()} ${who} ${pc.cyan('published')} ${e.count} job${e.count > 1 ? 's' : ''} of a committed batch whose enqueue did not finish`;
-    case 'config': return `${time()} ${pc.bold('config changed')}: ${e.changed.join(', ')} (applied)`;
-    case 'error': return `${time()} ${who} ${pc.red('error')} ${e.message}`;
-  }
-}
-
-async function start(ctx: Context, flags: WorkerFlags, signals: SignalSource): Promise<number> {
-  const count = intOption(rawOption(ctx.argv, '--count') ?? flags.count, '--count', 1, 256) ?? 1;
+export async function startCommand(ctx: Context, input: Input): Promise<number> {
+  const count = intOption(str(input, 'count'), '--count', 1, 256) ?? 1;
+  const logMaxText = str(input, 'log-max');
+  const logMax = logMaxText === undefined ? DEFAULT_LOG_MAX : parseSize(logMaxText, '--log-max');
   const store = await ctx.store();
-  const config = await loadConfig(store, flags.poll ? { poll: true } : {});
-  if (flags.detach) return detach(ctx, count);
+  const config = await loadConfig(store, flag(input, 'poll') ? { poll: true } : {});
+  if (flag(input, 'detach')) return detach(ctx, input, count);
+
+  const logPath = str(input, 'log');
+  const log = logPath !== undefined ? new RotatingLog(resolve(ctx.cwd, logPath), logMax) : null;
+  const json = flag(input, 'json');
+  // logrotate moves the file away and sends SIGUSR1: the next line opens FILE anew, this one first.
+  if (log) {
+    ctx.signals.on('SIGUSR1', () => {
+      log.reopen();
+      const now = Date.now();
+      log.write(json ? JSON.stringify({ time: new Date(now).toISOString(), event: 'log-reopened' }) : `${localTime(now)} log reopened (SIGUSR1)`);
+    });
+  }
+  const hint: StopHint = { terminal: ctx.tty.stdin && !log };
+  const print = (e: WorkerEvent) => {
+    const now = Date.now();
+    const line = json ? eventJson(e, now) : formatEvent(e, now, hint);
+    if (log) log.write(line);
+    else ctx.out(line);
+  };
+  if (process.pid === 1) {
+    print({ type: 'error', message: 'queuectl is PID 1 (a container without an init): processes that jobs leave behind are never reaped and stay zombies. Run the container with an init: docker run --init, or init: true in compose' });
+  }
 
   const { startWorkerPool } = await import('../../pool.js');
+  await loadCellWidths();
   // Signals are handled from before the first claim: a stop asked for while the pool starts is applied
   // as soon as it exists (the workers finish what they claimed meanwhile).
   let interrupts = 0;
@@ -78,11 +106,13 @@ async function start(ctx: Context, flags: WorkerFlags, signals: SignalSource): P
     requested = requested === 'force' ? 'force' : mode;
     pool?.stop(mode);
   };
-  signals.on('SIGINT', () => request(++interrupts > 1 ? 'force' : 'graceful'));
-  signals.on('SIGTERM', () => request(++interrupts > 1 ? 'force' : 'graceful'));
-  // A closed terminal (or an ssh session that ends) sends SIGHUP: a graceful stop, never a lost run.
-  signals.on('SIGHUP', () => request('graceful'));
-  signals.on('SIGUSR2', () => request('force'));
+  ctx.signals.on('SIGINT', () => request(++interrupts > 1 ? 'force' : 'graceful'));
+  ctx.signals.on('SIGTERM', () => request(++interrupts > 1 ? 'force' : 'graceful'));
+  // A closed terminal: finish the running jobs. Never counted as a second interrupt, since a shell
+  // may pass its own SIGHUP on after the kernel's.
+  ctx.signals.on('SIGHUP', () => request('graceful'));
+  ctx.signals.on('SIGUSR2', () => request('force'));
+  const fault = ctx.env.QUEUECTL_FAULT;
   pool = await startWorkerPool({
     store,
     config,
@@ -90,31 +120,36 @@ async function start(ctx: Context, flags: WorkerFlags, signals: SignalSource): P
     env: ctx.env,
     // QUEUECTL_FAULT=<step> makes the worker SIGKILL itself at that step, <step>:stop SIGSTOP itself
     // (a pause that another process ends with SIGCONT); for the torture suite and the fencing tests.
-    fault: ctx.env.QUEUECTL_FAULT
+    fault: fault
       ? (point) => {
-          const [at, how] = ctx.env.QUEUECTL_FAULT!.split(':');
+          const [at, how] = fault.split(':');
           if (point === at) process.kill(process.pid, how === 'stop' ? 'SIGSTOP' : 'SIGKILL');
         }
       : undefined,
     onEvent: (e) => {
-      if (flags.quiet && e.type !== 'error' && e.type !== 'ready') return;
-      const line = formatEvent(e);
-      if (line) ctx.out(line);
+      if (flag(input, 'quiet') && e.type !== 'error' && e.type !== 'ready') return;
+      print(e);
     },
   });
   if (requested) pool.stop(requested);
   await pool.done;
+  log?.close();
   return 0;
 }
 
-/** Starts the same command without --detach in the background, its output appended to logs/workers.log. */
-async function detach(ctx: Context, count: number): Promise<number> {
+/**
+ * Starts `worker start --log <root>/logs/workers.log` in the background, with the environment this
+ * command was started with, and returns once its workers are up.
+ */
+async function detach(ctx: Context, input: Input, count: number): Promise<number> {
   const store = await ctx.store();
   const logFile = join(store.logs, 'workers.log');
+  // The background process's stderr (a crash, a warning from node) goes to the log too.
   const fd = openSync(logFile, 'a', 0o600);
-  const bin = fileURLToPath(new URL('../index.js', import.meta.url));
-  const args = [bin, 'worker', 'start', '--count', String(count), '--root', store.root, ...ctx.argv.filter((a) => a === '--poll')];
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', fd, fd], cwd: ctx.cwd, env: { ...ctx.env, NO_COLOR: '1' } });
+  const passOn = ['poll', 'quiet', 'json'].filter((f) => flag(input, f)).map((f) => `--${f}`);
+  const logMax = str(input, 'log-max');
+  const args = [ctx.bin, 'worker', 'start', '--root', store.root, '--count', String(count), '--log', logFile, '--no-color', ...passOn, ...(logMax !== undefined ? ['--log-max', logMax] : [])];
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'ignore', fd], cwd: ctx.cwd, env: ctx.env });
   child.unref();
   const before = new Set((await readWorkers(store, Date.now(), 60_000)).map((w) => w.id));
   const deadline = Date.now() + 10_000;
@@ -131,21 +166,23 @@ async function detach(ctx: Context, count: number): Promise<number> {
   return 1;
 }
 
-async function stop(ctx: Context, flags: WorkerFlags): Promise<number> {
+export async function stopCommand(ctx: Context, input: Input): Promise<number> {
   const store = await ctx.store();
   const config = await loadConfig(store);
-  const timeoutRaw = rawOption(ctx.argv, '--timeout');
-  const timeoutMs = timeoutRaw === undefined ? 0 : parseDurationMs(timeoutRaw, '--timeout');
-  const req = await requestStop(store, flags.force ? 'force' : 'graceful', config.staleAfterMs);
+  const force = flag(input, 'force');
+  const timeoutMs = durationOption(str(input, 'timeout'), '--timeout');
+  const req = await requestStop(store, force ? 'force' : 'graceful', config.staleAfterMs);
   const n = req.signalled.length + req.asked.length;
   if (n === 0) {
     ctx.out('No live workers.');
     return 0;
   }
-  ctx.out(`Asked ${req.signalled.length ? `${req.signalled.length} worker process${req.signalled.length > 1 ? 'es' : ''} (pid ${req.signalled.join(', ')})` : ''}${req.signalled.length && req.asked.length ? ' and ' : ''}${req.asked.length ? `${req.asked.length} worker${req.asked.length > 1 ? 's' : ''} on other hosts` : ''} to stop${flags.force ? ' now' : ' after their current job'}...`);
+  const here = req.signalled.length ? `${req.signalled.length} worker process${req.signalled.length > 1 ? 'es' : ''} (pid ${req.signalled.join(', ')})` : '';
+  const there = req.asked.length ? `${req.asked.length} worker${req.asked.length > 1 ? 's' : ''} on other hosts` : '';
+  ctx.out(`Asked ${[here, there].filter(Boolean).join(' and ')} to stop${force ? ' now' : ' after their current job'}...`);
   if (!(await waitForNoWorkers(store, config.staleAfterMs, timeoutMs))) {
     ctx.err(`Workers still running after ${formatDuration(timeoutMs)}; use --force to kill their jobs (they go back to pending)`);
-    return 1;
+    return EXIT_TIMEOUT;
   }
   ctx.out('All workers stopped.');
   return 0;
