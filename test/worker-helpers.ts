@@ -207,7 +207,7 @@ export interface JobFile {
   name: string;
 }
 
-const PENDING = /^(?:\.stage~[^~]+~)?\d{13}-\d{4}-\d{3}-(.+)\.json$/;
+const PENDING = /^(?:\.(?:stage|intake)~[^~]+~)?\d{13}-\d{4}-\d{3}-(.+)\.json$/;
 const CLAIM = /^\d{13}-\d{4}-\d{3}-(.+)~[a-z0-9]+~\d+\.json$/;
 
 async function names(dir: string): Promise<string[]> {
@@ -218,7 +218,14 @@ async function names(dir: string): Promise<string[]> {
 export async function jobFiles(root: string, id: string): Promise<JobFile[]> {
   const found: JobFile[] = [];
   for (const name of await names(join(root, 'pending'))) {
-    if (PENDING.exec(name)?.[1] === id) found.push({ state: 'pending', path: join(root, 'pending', name), name });
+    if (PENDING.exec(name)?.[1] !== id) continue;
+    let path = join(root, 'pending', name);
+    // A stage (a move to pending/ in progress) is a folder holding the job as `job`, or empty.
+    if (name.startsWith('.') && (await fsp.lstat(path).catch(() => null))?.isDirectory()) {
+      path = join(path, 'job');
+      if (!(await fsp.access(path).then(() => true, () => false))) continue;
+    }
+    found.push({ state: 'pending', path, name });
   }
   for (const name of await names(join(root, 'processing'))) {
     if (CLAIM.exec(name)?.[1] === id) found.push({ state: 'processing', path: join(root, 'processing', name), name });

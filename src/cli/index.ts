@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The queuectl command line: parse.ts reads argv once against the table in spec.ts, one module per
-// command does the work through the core. This is the only file that reads argv and the environment,
+// The queuectl command line: a cac program (program.ts) of the commands in the table spec.ts, whose options
+// are read once, as typed (parse.ts); one module per command does the work through the core. This is the only file that reads argv and the environment,
 // owns stdout and stderr, and sets the exit status: 0 done, 1 failed, 2 bad usage or input (nothing
 // changed), 124 a --timeout ran out.
 //
@@ -16,7 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { exitCodeFor } from '../errors.js';
 import { type Context, lazyStore, resolveRoot } from './context.js';
 import { pcErr, setColor, wantColor } from './format.js';
-import { parseCommandLine, type Parsed } from './parse.js';
+import type { Parsed } from './parse.js';
+import { makeProgram } from './program.js';
 
 // A batch enqueue keeps 64 file operations in flight; libuv's default of 4 threads serialises them.
 // Must be set before the first asynchronous fs call starts the thread pool. Jobs never see it (START_ENV).
@@ -77,11 +78,12 @@ function makeContext(parsed: Parsed): Context {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const parsed = parseCommandLine(argv);
+  let ctx: Context | undefined;
+  const { cli, parsed } = makeProgram(argv, async (p) => p.command.run(ctx!, p.input));
   const color = (isTTY: boolean) => wantColor({ flag: parsed.global.color, env: START_ENV, isTTY });
   setColor(color(!!process.stdout.isTTY), color(!!process.stderr.isTTY));
   stopWhenStdoutCloses = parsed.kind !== 'run' || parsed.command.readOnly === true;
-  const ctx = makeContext(parsed);
+  ctx = makeContext(parsed);
   if (parsed.kind === 'version') {
     ctx.out(ctx.version);
     return 0;
@@ -91,7 +93,9 @@ async function main(argv: string[]): Promise<number> {
     for (const line of helpLines(parsed.target, ctx)) (parsed.incomplete ? ctx.err : ctx.out)(line);
     return parsed.incomplete ? 2 : 0;
   }
-  const code = await parsed.command.run(ctx, parsed.input);
+  cli.parse(['node', 'queuectl', ...argv], { run: false });
+  if (!cli.matchedCommand) throw new Error(`internal: cac matched no command for ${parsed.command.path.join(' ')}`);
+  const code: unknown = await cli.runMatchedCommand();
   return typeof code === 'number' ? code : 0;
 }
 

@@ -409,7 +409,7 @@ export interface JobFile {
   staged?: boolean;
 }
 
-const PENDING_RE = /^(\.stage~[^~]+~)?(\d{13})-(\d{4})-(\d{3})-([A-Za-z0-9_][A-Za-z0-9._-]{0,127})\.json$/;
+const PENDING_RE = /^(\.(?:stage|intake)~[^~]+~)?(\d{13})-(\d{4})-(\d{3})-([A-Za-z0-9_][A-Za-z0-9._-]{0,127})\.json$/;
 const CLAIM_RE = /^\d{13}-\d{4}-\d{3}-([A-Za-z0-9_][A-Za-z0-9._-]{0,127})~[a-z0-9]+~\d+\.json$/;
 
 async function names(dir: string): Promise<string[]> {
@@ -443,9 +443,18 @@ export async function scanStore(root: string, now = Date.now()): Promise<StoreSc
       scan.droppedPending.push(name);
       continue;
     }
-    if (m[1]) scan.stages.push(name);
-    else if (Number(m[2]) <= now) scan.duePending.push(name);
-    add(m[5], { state: 'pending', path: join(root, 'pending', name), name, staged: !!m[1] });
+    let path = join(root, 'pending', name);
+    if (m[1]) {
+      // A stage is a folder holding its job as `job` (an older queuectl's stage was the file itself).
+      const st = await fsp.lstat(path).catch(() => null);
+      if (!st) continue;
+      if (st.isDirectory()) {
+        scan.stages.push(name);
+        path = join(path, 'job');
+        if (!(await fsp.access(path).then(() => true, () => false))) continue; // empty: no job in it
+      } else scan.stages.push(name);
+    } else if (Number(m[2]) <= now) scan.duePending.push(name);
+    add(m[5], { state: 'pending', path, name, staged: !!m[1] });
   }
   for (const name of await names(join(root, 'processing'))) {
     scan.processing.push(name);
