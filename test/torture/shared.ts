@@ -81,9 +81,9 @@ export async function caseShared(ctx: Ctx): Promise<Figures> {
 
 /**
  * sshfs options the queue needs (README "Shared filesystems"): OpenSSH's posix-rename and hardlink
- * extensions give rename(2) and link(2) their POSIX meaning (sshfs uses them when the server offers them);
- * the attribute and entry caches are cut to `cacheSec`, so that another host's heartbeats are seen within
- * it; the directory cache is off, so that a rescan sees another host's new files at once.
+ * extensions give rename(2) and link(2) their POSIX meaning (sshfs uses them by default when the server
+ * offers them, nothing to set); sshfs's own stat cache (dir_cache, 20s by default) is off, so another
+ * host's heartbeats are seen within FUSE's attribute timeout (`cacheSec`) instead of 20s.
  */
 export function sshfsOptions(identity: string, cacheSec: number): string {
   return [
