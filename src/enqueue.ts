@@ -79,7 +79,7 @@ export async function enqueueJobs(store: Store, inputs: EnqueueInput[], opts: En
 
 /** Validates and durably enqueues a batch (see the header). */
 export async function enqueueBatch(store: Store, inputs: EnqueueInput[], opts: EnqueueOptions): Promise<EnqueueReport> {
-  const jobs = validateAll(inputs, opts);
+  const jobs = validateAll(inputs, opts, store.foldsCase);
   const batch = randomBytes(4).toString('hex');
   const group = jobs.length >= GROUP_SYNC_MIN;
   const entries: Entry[] = [];
@@ -111,15 +111,20 @@ export async function enqueueBatch(store: Store, inputs: EnqueueInput[], opts: E
   }
 }
 
-function validateAll(inputs: EnqueueInput[], opts: EnqueueOptions): Job[] {
+function validateAll(inputs: EnqueueInput[], opts: EnqueueOptions, foldsCase: boolean): Job[] {
   if (inputs.length === 0) throw new InputError('Nothing to enqueue: expected at least one job');
   const newId = () => newJobId(opts.now);
   const jobs = inputs.map((input) => createJob(input.spec, input.label, opts.now, { maxRetries: opts.maxRetries, cwd: opts.cwd }, newId));
-  const seen = new Map<string, string>();
+  // On a root whose filesystem ignores case, Job1 and job1 are the same id.
+  const seen = new Map<string, { label: string; id: string }>();
   jobs.forEach((job, i) => {
-    const first = seen.get(job.id);
-    if (first) throw new InputError(`${inputs[i].label}: duplicate id "${job.id}" (also used by ${first} of this batch)`);
-    seen.set(job.id, inputs[i].label);
+    const key = foldsCase ? job.id.toLowerCase() : job.id;
+    const first = seen.get(key);
+    if (first) {
+      const as = first.id === job.id ? '' : ` as "${first.id}"; this root's filesystem ignores case in names`;
+      throw new InputError(`${inputs[i].label}: duplicate id "${job.id}" (also used by ${first.label} of this batch${as})`);
+    }
+    seen.set(key, { label: inputs[i].label, id: job.id });
   });
   return jobs;
 }

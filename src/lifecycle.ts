@@ -255,13 +255,15 @@ export interface Located {
  */
 export async function locateJob(store: Store, id: string): Promise<Located | null> {
   assertValidId(id);
+  // On a root that ignores case, Job1 and job1 are one id (the filesystem finds either).
+  const same = store.foldsCase ? (x: string | null | undefined) => x?.toLowerCase() === id.toLowerCase() : (x: string | null | undefined) => x === id;
   for (let pass = 0; pass < 3; pass++) {
     for (const n of await fsp.readdir(store.pending).catch(() => [] as string[])) {
       const staged = n.startsWith('.') ? parseStageName(n) : null;
       const p = parsePendingName(staged ? staged.name : n);
-      if (p?.id === id) return { state: 'pending', path: join(store.pending, n), name: n, ...(staged ? { staged: true } : {}) };
+      if (same(p?.id)) return { state: 'pending', path: join(store.pending, n), name: n, ...(staged ? { staged: true } : {}) };
     }
-    const processingHit = (await listJsonNames(store.processing)).find((n) => parseClaimName(n)?.id === id);
+    const processingHit = (await listJsonNames(store.processing)).find((n) => same(parseClaimName(n)?.id));
     if (processingHit) return { state: 'processing', path: join(store.processing, processingHit), name: processingHit };
     for (const shard of await listCompletedShards(store)) {
       const path = completedPath(store, shard, id);
@@ -300,11 +302,12 @@ export async function holderOf(store: Store, id: string, now: number): Promise<H
   const tmps = await fsp.readdir(store.tmp).catch(() => [] as string[]);
   for (const name of tmps) {
     const t = parseTmpName(name);
-    if (t?.kind !== 'enq' || !t.detail?.endsWith(`~${id}`)) continue;
+    const detail = store.foldsCase ? t?.detail?.toLowerCase() : t?.detail;
+    if (t?.kind !== 'enq' || !detail?.endsWith(`~${store.foldsCase ? id.toLowerCase() : id}`)) continue;
     const path = join(store.tmp, name);
     const st = fs.statSync(path, { throwIfNoEntry: false });
     if (!st || st.ino !== mst.ino) continue;
-    const batch = t.detail.slice(0, -(id.length + 1));
+    const batch = t.detail!.slice(0, -(id.length + 1));
     return { kind: 'enqueue', owner: t.owner, liveness: ownerLiveness(t.owner, st.mtimeMs, now), committed: hasCommit(tmps, t.owner, batch), tmp: path };
   }
   const source = markerRecord(store, id)?.source;
