@@ -49,6 +49,8 @@ export interface Job {
   state: JobState;
   /** Lower runs first; -999..999, default 0. */
   priority: number;
+  /** The named queue it belongs to: 1-64 of [a-z0-9_-]; "default" when none was given. */
+  queue?: string;
   /**
    * Runs used against max_retries: every run that ended (a completed, failed or lost one), except one
    * interrupted by queuectl's own stop. `dlq retry` resets it to 0; the history keeps every run.
@@ -92,6 +94,9 @@ export interface JobDefaults {
 }
 
 export const ID_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+/** Names of queues: 1-64 of [a-z0-9_-]. */
+export const QUEUE_PATTERN = /^[a-z0-9_-]{1,64}$/;
+export const DEFAULT_QUEUE = 'default';
 export const PRIORITY_MIN = -999;
 export const PRIORITY_MAX = 999;
 export const MAX_RETRIES_MAX = 100;
@@ -149,6 +154,8 @@ export function createJob(spec: unknown, label: string, now: number, defaults: J
   if (typeof maxRetries !== 'number' || !Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > MAX_RETRIES_MAX) {
     fail('max_retries', `must be an integer from 0 to ${MAX_RETRIES_MAX}`, maxRetries);
   }
+  const queue = s.queue ?? DEFAULT_QUEUE;
+  if (typeof queue !== 'string' || !QUEUE_PATTERN.test(queue)) fail('queue', 'must be 1-64 characters of a-z 0-9 _ -', queue);
   const { timeout, runAt } = checkTiming(s, now, fail);
   const cwd = s.cwd ?? defaults.cwd;
   if (cwd !== null && (typeof cwd !== 'string' || !cwd.startsWith('/'))) fail('cwd', 'must be an absolute path', cwd);
@@ -161,6 +168,7 @@ export function createJob(spec: unknown, label: string, now: number, defaults: J
     command,
     state: 'pending',
     priority: priority as number,
+    queue: queue as string,
     attempts: 0,
     max_retries: maxRetries as number,
     run_at: new Date(runAt).toISOString(),
@@ -278,6 +286,11 @@ export function parseTimestamp(value: unknown): number | null {
   return Date.UTC(year, month - 1, day, hour, minute, second, ms) - offsetMin * 60_000;
 }
 
+/** The queue of a record (records written before queues existed have none: the default queue). */
+export function queueOf(job: Pick<Job, 'queue'>): string {
+  return job.queue ?? DEFAULT_QUEUE;
+}
+
 /** Serialises a job for its file (pretty, so `cat` is readable). */
 export function serializeJob(job: Job): string {
   return `${JSON.stringify(job, null, 2)}\n`;
@@ -315,6 +328,7 @@ export function recordProblem(job: Job): string | null {
   if (!int(job.attempts) || job.attempts < 0) return `field "attempts" must be an integer of 0 or more, got ${describe(job.attempts)}`;
   if (!int(job.max_retries) || job.max_retries < 0 || job.max_retries > MAX_RETRIES_MAX) return `field "max_retries" must be an integer from 0 to ${MAX_RETRIES_MAX}, got ${describe(job.max_retries)}`;
   if (!int(job.priority) || job.priority < PRIORITY_MIN || job.priority > PRIORITY_MAX) return `field "priority" must be an integer from ${PRIORITY_MIN} to ${PRIORITY_MAX}, got ${describe(job.priority)}`;
+  if (job.queue !== undefined && (typeof job.queue !== 'string' || !QUEUE_PATTERN.test(job.queue))) return `field "queue" must be 1-64 characters of a-z 0-9 _ -, got ${describe(job.queue)}`;
   if (job.timeout !== null && job.timeout !== undefined && !(typeof job.timeout === 'number' && Number.isFinite(job.timeout) && job.timeout > 0)) return `field "timeout" must be a number of seconds, got ${describe(job.timeout)}`;
   if (job.cwd !== null && job.cwd !== undefined && (typeof job.cwd !== 'string' || !job.cwd.startsWith('/'))) return `field "cwd" must be an absolute path, got ${describe(job.cwd)}`;
   if (job.env !== undefined && (job.env === null || typeof job.env !== 'object' || Array.isArray(job.env) || Object.values(job.env).some((v) => typeof v !== 'string'))) return 'field "env" must be an object of strings';

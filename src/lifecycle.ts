@@ -2,7 +2,8 @@
 // unlinks a job file (store.ts writes files through tmp/; retention.ts deletes finished ones).
 //
 // FOLDERS AND NAMES (the folder is the state; names are the index: nothing is opened to choose a job)
-//   pending/<at:13>-<prio+1000:4>-<attempts:3>-<id>.json   a job waiting; sorted names are the schedule
+//   pending/<at:13>-<prio+1000:4>-<attempts:3>-[<queue>@]<id>.json   a job waiting; sorted names are
+//                                                          the schedule (no queue part: the default queue)
 //   pending/<anything else>.json                           a file a producer dropped: taken in by intake
 //   pending/.stage~<owner>~<pending name>/job             a job on its way back to pending/ (hidden)
 //   pending/.intake~<owner>~<pending name>/job            a dropped file being taken in (hidden)
@@ -15,6 +16,7 @@
 //   quarantine/<name>.<ms> + <that>.reason                 what could not be read as a job, never deleted
 //   ids/<xx>/<id>                                          the id is taken: a hard link to its first record
 //   workers/<worker>.stop, workers/<worker>.cancel         requests to a worker (written whole, taken by rename)
+//   queues/<queue>.running/<claim name>                    a run admitted under its queue's limit
 //   tmp/enq~<tag>~<n>~<batch>~<id>                         a job being enqueued (its id is linked to it)
 //   tmp/commit~<tag>~<n>~<batch>                           that batch is committed: publish it, never undo it
 // An owner is a worker id (w + 10 base-36, judged by its heartbeat) or a process tag (identity.ts).
@@ -53,7 +55,7 @@ import { promises as fsp } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { isErrno } from './errors.js';
 import { parseProcessTag, processTag, tagLiveness } from './identity.js';
-import { assertValidId, createJob, idFromFileName, type Job, type JobDefaults, type JobState, newJobId, parseStoredJob, recordProblem, serializeJob } from './job.js';
+import { assertValidId, createJob, DEFAULT_QUEUE, idFromFileName, queueOf, type Job, type JobDefaults, type JobState, newJobId, parseStoredJob, recordProblem, serializeJob } from './job.js';
 import {
   completedShard, DIR_MODE, ensureRealDir, forgetRealDir, listCompletedShards, listJsonNames, parseTmpName, readJobFileSync,
   replaceFileSync, shardOf, type Store, tmpPath, withSubject, writeFileDurable, writeTmp,
@@ -74,25 +76,29 @@ export interface PendingName {
   availableAt: number;
   priority: number;
   attempts: number;
+  /** The job's queue ("default" when the name has no queue part). */
+  queue: string;
   id: string;
 }
 
-const PENDING_NAME = /^(\d{13})-(\d{4})-(\d{3})-([A-Za-z0-9_][A-Za-z0-9._-]{0,127})\.json$/;
+const PENDING_NAME = /^(\d{13})-(\d{4})-(\d{3})-(?:([a-z0-9_-]{1,64})@)?([A-Za-z0-9_][A-Za-z0-9._-]{0,127})\.json$/;
 
 /**
- * The file name of a job in pending/: `<available_at ms, 13 digits>-<priority+1000, 4 digits>-<attempts, 3 digits>-<id>.json`.
- * Fixed width, so a sorted listing is the schedule; the id makes it unique.
+ * The file name of a job in pending/: `<available_at ms, 13 digits>-<priority+1000, 4 digits>-<attempts, 3
+ * digits>-[<queue>@]<id>.json` (the queue part only for a queue other than "default": "@" occurs in
+ * neither). Fixed width, so a sorted listing is the schedule; the id makes it unique.
  */
-export function pendingName(job: Pick<Job, 'available_at' | 'priority' | 'attempts' | 'id'>): string {
+export function pendingName(job: Pick<Job, 'available_at' | 'priority' | 'attempts' | 'id' | 'queue'>): string {
   const at = Math.max(0, Date.parse(job.available_at));
-  return `${String(at).padStart(13, '0')}-${String(job.priority + 1000).padStart(4, '0')}-${String(Math.min(job.attempts, 999)).padStart(3, '0')}-${job.id}.json`;
+  const queue = queueOf(job) === DEFAULT_QUEUE ? '' : `${job.queue}@`;
+  return `${String(at).padStart(13, '0')}-${String(job.priority + 1000).padStart(4, '0')}-${String(Math.min(job.attempts, 999)).padStart(3, '0')}-${queue}${job.id}.json`;
 }
 
 /** Parses a pending/ file name made by pendingName(); null for any other name (a dropped file). */
 export function parsePendingName(name: string): PendingName | null {
   const m = PENDING_NAME.exec(name);
   if (!m) return null;
-  return { name, availableAt: Number(m[1]), priority: Number(m[2]) - 1000, attempts: Number(m[3]), id: m[4] };
+  return { name, availableAt: Number(m[1]), priority: Number(m[2]) - 1000, attempts: Number(m[3]), queue: m[4] ?? DEFAULT_QUEUE, id: m[5] };
 }
 
 /** True when the job may run at `now`. */
@@ -109,6 +115,8 @@ export interface ClaimName {
   seq: number;
   /** Job id when the pending name was a queuectl name; null for a dropped file. */
   id: string | null;
+  /** Its queue when the pending name was a queuectl name; null for a dropped file. */
+  queue: string | null;
 }
 
 /** Name of a claimed file: `<pending name without .json>~<worker>~<seq>.json`. "~" never occurs in ids. */
@@ -120,7 +128,8 @@ export function parseClaimName(name: string): ClaimName | null {
   const m = /^(.*)~([a-z0-9]+)~(\d+)\.json$/.exec(name);
   if (!m) return null;
   const pending = `${m[1]}.json`;
-  return { name, pendingName: pending, worker: m[2], seq: Number(m[3]), id: parsePendingName(pending)?.id ?? null };
+  const p = parsePendingName(pending);
+  return { name, pendingName: pending, worker: m[2], seq: Number(m[3]), id: p?.id ?? null, queue: p?.queue ?? null };
 }
 
 /** Longest dropped file name that can be claimed: its claim name adds ~<worker>~<seq> (NAME_MAX is 255). */
@@ -397,6 +406,47 @@ function fence(from: string, to: string): boolean {
     if (isErrno(err, 'ENOENT')) return false;
     throw err;
   }
+}
+
+// ==== limits: admitting a run ==========================================================================
+
+/**
+ * Admits a run of a limited queue before its claim: creates queues/<queue>.running/<claim name>, then
+ * counts the folder. A run proceeds only when it counted at most `limit` entries, its own included, so at
+ * most `limit` runs pass at once in the whole root (any later entry sees every entry that passed: each
+ * stays until its run is over). One that counts too many removes its entry and reports 'full'. The entry's
+ * name is its claim's, unique: only its owner removes it, or recovery once the owner is dead, so a worker
+ * woken from a pause cannot remove another run's entry.
+ */
+export function admitRun(store: Store, queue: string, limit: number, claim: string): 'ok' | 'full' {
+  const dir = join(store.queues, `${queue}.running`);
+  const entry = join(dir, claim);
+  try {
+    fs.closeSync(fs.openSync(entry, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600));
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
+    fs.mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+    fs.closeSync(fs.openSync(entry, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600));
+  }
+  if (fs.readdirSync(dir).length <= limit) return 'ok';
+  fs.rmSync(entry, { force: true });
+  return 'full';
+}
+
+/** Ends a run's admission (its job left processing/, or its claim failed). */
+export function dischargeRun(store: Store, queue: string, claim: string): void {
+  fs.rmSync(join(store.queues, `${queue}.running`, claim), { force: true });
+}
+
+/** Every admitted run: queue and claim name (recovery removes those of dead workers). */
+export function listAdmitted(store: Store): { queue: string; claim: string }[] {
+  const out: { queue: string; claim: string }[] = [];
+  for (const n of fs.readdirSync(store.queues, { withFileTypes: true })) {
+    const m = /^([a-z0-9_-]{1,64})\.running$/.exec(n.name);
+    if (!m || !n.isDirectory()) continue;
+    for (const claim of fs.readdirSync(join(store.queues, n.name))) out.push({ queue: m[1], claim });
+  }
+  return out;
 }
 
 // ==== complete, bury =====================================================================================

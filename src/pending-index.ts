@@ -1,6 +1,10 @@
 // The worker's in-memory index of pending/, built from file names only (no file is opened to choose).
 //
-//  - Order among due jobs: lowest priority number, then earliest available_at, then name (enqueue order).
+//  - Within a queue, due jobs in order: lowest priority number, then earliest available_at, then name
+//    (enqueue order). Between queues, take() goes round: after a job of queue A it looks at the next queue
+//    (in name order) that has a due job and that the caller accepts (not paused, not at its limit, one
+//    this worker serves), so a backlog in one queue never starves another. Priorities are compared
+//    within a queue only.
 //  - Jobs not yet due wait in a second heap keyed by available_at and move over when their time comes;
 //    a timer wakes the workers at the next one, so a scheduled job never runs early and never waits long.
 //  - chokidar watches the folder itself (not each file: one inotify watch whatever the queue size);
@@ -38,11 +42,19 @@ const RECENT_MS = 2_000;
 /** Longest delay setTimeout accepts. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** One queue's jobs: those that may run now, and those scheduled ahead. */
+interface QueueHeaps {
+  due: Heap<PendingName>;
+  future: Heap<PendingName>;
+}
+
 export class PendingIndex {
   private entries = new Map<string, PendingName>();
   private dropped = new Set<string>();
-  private due = new Heap<PendingName>(dueLess);
-  private future = new Heap<PendingName>(timeLess);
+  private queues = new Map<string, QueueHeaps>();
+  /** Queue names in order, for the round; `turn` is where the next take() starts. */
+  private order: string[] = [];
+  private turn = 0;
   private recent = new Map<string, number>();
   private waiters: (() => void)[] = [];
   private watcher: { close(): Promise<void> } | undefined;
@@ -138,32 +150,63 @@ export class PendingIndex {
       return;
     }
     this.entries.set(name, parsed);
+    const q = this.heapsOf(parsed.queue);
     if (parsed.availableAt <= this.opts.now()) {
-      this.due.push(parsed);
+      q.due.push(parsed);
       this.wakeAll();
     } else {
-      this.future.push(parsed);
+      q.future.push(parsed);
       this.armWake(parsed.availableAt);
     }
   }
 
-  /** Hands out the best job that may run now (hand-dropped files first), removing it from the index. */
-  take(): Taken | null {
+  private heapsOf(queue: string): QueueHeaps {
+    let q = this.queues.get(queue);
+    if (!q) {
+      q = { due: new Heap<PendingName>(dueLess), future: new Heap<PendingName>(timeLess) };
+      this.queues.set(queue, q);
+      this.order = [...this.queues.keys()].sort();
+    }
+    return q;
+  }
+
+  /** Queues that have a job that may run now (for the caller's limits and pauses). */
+  dueQueues(): string[] {
+    const now = this.opts.now();
+    return this.order.filter((name) => {
+      const q = this.queues.get(name)!;
+      return q.due.size > 0 || (q.future.size > 0 && q.future.peek()!.availableAt <= now);
+    });
+  }
+
+  /**
+   * Hands out the best job that may run now (hand-dropped files first), removing it from the index, from
+   * the next queue in the round that `accept` accepts (all of them by default).
+   */
+  take(accept: (queue: string) => boolean = () => true): Taken | null {
     const now = this.opts.now();
     for (const name of this.dropped) {
       this.dropped.delete(name);
       this.remember(name, now);
       return { kind: 'dropped', name };
     }
-    while (this.future.size && this.future.peek()!.availableAt <= now) this.due.push(this.future.pop()!);
-    for (let e = this.due.pop(); e; e = this.due.pop()) {
-      if (this.entries.get(e.name) !== e) continue; // taken already, or gone at the last rescan
-      this.entries.delete(e.name);
-      this.remember(e.name, now);
-      return { kind: 'job', entry: e };
+    let nextAt = Infinity;
+    for (let i = 0; i < this.order.length; i++) {
+      const k = (this.turn + i) % this.order.length;
+      const name = this.order[k];
+      const q = this.queues.get(name)!;
+      while (q.future.size && q.future.peek()!.availableAt <= now) q.due.push(q.future.pop()!);
+      if (q.future.size) nextAt = Math.min(nextAt, q.future.peek()!.availableAt);
+      if (!q.due.size || !accept(name)) continue;
+      for (let e = q.due.pop(); e; e = q.due.pop()) {
+        if (this.entries.get(e.name) !== e) continue; // taken already, or gone at the last rescan
+        this.entries.delete(e.name);
+        this.remember(e.name, now);
+        this.turn = (k + 1) % this.order.length;
+        return { kind: 'job', entry: e };
+      }
     }
-    const next = this.future.peek();
-    if (next) this.armWake(next.availableAt);
+    if (nextAt < Infinity) this.armWake(nextAt);
     return null;
   }
 
@@ -208,15 +251,24 @@ export class PendingIndex {
     for (const [name, t] of this.recent) if (now - t >= RECENT_MS) this.recent.delete(name);
     for (const name of names) this.add(name);
     // Heaps keep removed entries until popped; rebuild them when mostly stale.
-    if (this.due.size + this.future.size > 2 * this.entries.size + 1024) this.rebuildHeaps();
-    if (this.due.size) this.wakeAll();
+    let held = 0;
+    let due = 0;
+    for (const q of this.queues.values()) {
+      held += q.due.size + q.future.size;
+      due += q.due.size;
+    }
+    if (held > 2 * this.entries.size + 1024) this.rebuildHeaps();
+    if (due) this.wakeAll();
   }
 
   private rebuildHeaps(): void {
-    this.due.clear();
-    this.future.clear();
+    this.queues.clear();
+    this.order = [];
     const now = this.opts.now();
-    for (const e of this.entries.values()) (e.availableAt <= now ? this.due : this.future).push(e);
+    for (const e of this.entries.values()) {
+      const q = this.heapsOf(e.queue);
+      (e.availableAt <= now ? q.due : q.future).push(e);
+    }
   }
 
   private scheduleRescan(): void {

@@ -23,14 +23,15 @@ import { type Config, configProblem, loadConfig } from './config.js';
 import { InputError } from './errors.js';
 import { createHeartbeat, type Heartbeat, type HeartbeatMemory } from './heartbeat.js';
 import { hostIdentity } from './identity.js';
-import { type Job, parseStoredJob, recordProblem } from './job.js';
+import { type Job, parseStoredJob, queueOf, recordProblem } from './job.js';
 import {
-  bury, claim, complete, type FaultHook, intake, markerPath, noFault, pendingName, quarantine, RecordWriteError, requeue,
+  admitRun, bury, claim, claimName, complete, dischargeRun, parseClaimName, parsePendingName, type FaultHook, intake, markerPath, noFault, pendingName, quarantine, RecordWriteError, requeue,
   rewriteFinished, takeRequestSync, unclaim,
 } from './lifecycle.js';
 import { killJobProcesses } from './leftovers.js';
 import { afterRun, type Next, nextRunNumber } from './outcome.js';
 import { PendingIndex } from './pending-index.js';
+import { type QueueSettings, readQueueSettings } from './queues.js';
 import { recover, sweepTmp } from './recovery.js';
 import { purgeCompleted } from './retention.js';
 import { loadRunner, runCommand, type RunResult } from './runner.js';
@@ -50,6 +51,8 @@ export interface PoolOptions {
   onEvent: (event: WorkerEvent) => void;
   /** Fault injection (torture suite): called at named steps; see lifecycle.ts FaultHook. */
   fault?: FaultHook;
+  /** The queues these workers take jobs from (`worker start --queue`); all of them when absent. */
+  queues?: readonly string[];
 }
 
 export interface WorkerPool {
@@ -98,12 +101,20 @@ class Pool {
   private configStamp = '';
   /** Set while the root's folders are not as they must be (a symlink, another filesystem): nothing is claimed. */
   private broken: string | null = null;
+  /** Queue pauses and limits, re-read at every heartbeat (queues.ts). */
+  private settings: QueueSettings = { paused: new Set(), limits: new Map() };
+  /** Queues at their limit, until when (ms): not offered again before, so workers do not spin on them. */
+  private readonly full = new Map<string, number>();
+  /** Claims admitted under a queue's limit, and the admission to end when they leave. */
+  private readonly admitted = new Map<string, { queue: string; claim: string }>();
+  private readonly serves: ReadonlySet<string> | null;
   done: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: PoolOptions) {
     this.store = opts.store;
     this.config = opts.config;
     this.fault = opts.fault ?? noFault;
+    this.serves = opts.queues?.length ? new Set(opts.queues) : null;
   }
 
   private emit(e: WorkerEvent): void {
@@ -128,6 +139,7 @@ class Pool {
     this.stats = new StatsRecorder(this.store, this.slots[0].id);
     this.index = new PendingIndex({ dir: this.store.pending, pollIntervalMs: this.config.pollIntervalMs, poll: this.config.poll, now: Date.now });
     this.configStamp = this.stampConfig();
+    this.settings = readQueueSettings(this.store);
     this.reference = await this.beats[0].heartbeat.beat();
     await loadRunner();
     await this.reap(false);
@@ -180,7 +192,71 @@ class Pool {
     const beats = await Promise.all(this.beats.map((b) => b.heartbeat.beat().catch(() => 0)));
     this.reference = Math.max(this.reference, ...beats);
     this.takeRequests();
+    this.refreshQueues();
     await this.reloadConfig();
+  }
+
+  /** Re-reads queue pauses and limits; a resumed or raised queue wakes the workers. */
+  private refreshQueues(): void {
+    let next: QueueSettings;
+    try {
+      next = readQueueSettings(this.store);
+    } catch (err) {
+      this.emit({ type: 'error', message: `queue settings: ${(err as Error).message}` });
+      return;
+    }
+    const freed = [...this.settings.paused].some((q) => !next.paused.has(q))
+      || [...this.settings.limits].some(([q, n]) => (next.limits.get(q) ?? Infinity) > n);
+    this.settings = next;
+    if (freed) this.index.wakeAll();
+  }
+
+  /** Whether a worker of this pool may take a job of `queue` now. */
+  private accepts(queue: string): boolean {
+    if (this.serves && !this.serves.has(queue)) return false;
+    if (this.settings.paused.has(queue)) return false;
+    const until = this.full.get(queue);
+    return until === undefined || until <= Date.now();
+  }
+
+  /** A queue found at its limit: not offered for a moment (jittered), then tried again. */
+  private markFull(queue: string): void {
+    const wait = 100 + Math.random() * 100;
+    this.full.set(queue, Date.now() + wait);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.index.wakeAll();
+    }, wait + 1);
+    this.timers.add(t);
+  }
+
+  /**
+   * Claims pending/<name>; a job of a queue with a limit is admitted first (lifecycle.admitRun), and when
+   * the queue is full it goes back into the index and the queue rests for a moment.
+   */
+  private claimFor(slot: Slot, name: string): string | null {
+    const p = parsePendingName(name);
+    const limit = p ? this.settings.limits.get(p.queue) ?? 0 : 0;
+    const seq = slot.seq++;
+    if (!p || limit === 0) return claim(this.store, name, slot.id, seq);
+    const admission = claimName(name, slot.id, seq);
+    if (admitRun(this.store, p.queue, limit, admission) === 'full') {
+      this.markFull(p.queue);
+      this.index.add(name);
+      return null;
+    }
+    const path = claim(this.store, name, slot.id, seq);
+    if (!path) dischargeRun(this.store, p.queue, admission);
+    else this.admitted.set(path, { queue: p.queue, claim: admission });
+    return path;
+  }
+
+  private release(claimPath: string): void {
+    const a = this.admitted.get(claimPath);
+    if (!a) return;
+    this.admitted.delete(claimPath);
+    dischargeRun(this.store, a.queue, a.claim);
+    if (this.full.delete(a.queue)) this.index.wakeAll();
   }
 
   /** Stop and cancel requests arrive as files in workers/ (lifecycle.ts: written whole, taken by rename). */
@@ -291,10 +367,10 @@ class Pool {
   private deps(): WorkerDeps {
     const store = this.store;
     return {
-      take: () => (this.broken ? null : this.index.take()),
+      take: () => (this.broken ? null : this.index.take((q) => this.accepts(q))),
       waitForWork: () => this.index.waitForWork(),
       stopping: () => this.stopping,
-      claim: (slot, name) => claim(store, name, slot.id, slot.seq++),
+      claim: (slot, name) => this.claimFor(slot, name),
       open: (claimPath) => openClaim(store, claimPath),
       intake: (slot, claimPath, name) => intake(store, claimPath, name, {
         now: Date.now, defaults: { maxRetries: this.config.maxRetries, cwd: null }, owner: slot.id, fault: this.fault,
@@ -306,6 +382,7 @@ class Pool {
       unclaim: (claimPath) => {
         unclaim(store, claimPath);
       },
+      release: (claimPath) => this.release(claimPath),
       holds: (claimPath) => fs.existsSync(claimPath),
       run: (slot, job, claimPath, abort) => this.run(job, claimPath, abort),
       finish: (slot, claimPath, job, result, cancelled) => this.finishOrRetry(slot, claimPath, job, result, cancelled),
@@ -407,7 +484,8 @@ function openClaim(store: Store, claimPath: string): Opened {
   const read = readJobFileSync(claimPath);
   if (!read.ok) return read.gone ? { kind: 'gone' } : { kind: 'bad', reason: read.problem };
   const name = basename(claimPath);
-  const expected = /^\d{13}-\d{4}-\d{3}-(.+)~[a-z0-9]+~\d+\.json$/.exec(name)?.[1];
+  const claimed = parseClaimName(name);
+  const expected = claimed?.id ?? undefined;
   let job: Job;
   try {
     job = parseStoredJob(read.text, `processing/${name}`, 'processing');
@@ -415,6 +493,7 @@ function openClaim(store: Store, claimPath: string): Opened {
     return { kind: 'bad', reason: (err as Error).message };
   }
   if (expected !== undefined && job.id !== expected) return { kind: 'bad', reason: `the file name says id "${expected}" but the record says "${job.id}"` };
+  if (claimed?.queue && queueOf(job) !== claimed.queue) return { kind: 'bad', reason: `the file name says queue "${claimed.queue}" but the record says "${queueOf(job)}"` };
   const problem = recordProblem(job);
   if (problem) return { kind: 'bad', reason: problem };
   // Every job queuectl wrote has its id reserved in ids/. A file another program dropped under a

@@ -18,7 +18,7 @@ import { type HeartbeatMemory, readWorkers, type WorkerStatus } from './heartbea
 import { isLocalHost, parseProcessTag } from './identity.js';
 import type { Job, JobDefaults } from './job.js';
 import {
-  bury, claimOfIntent, dropStage, finishEnqueues, finishIntakeStage, intake, markerPath, ownerLiveness, parseClaimName, parseStageName,
+  bury, claimOfIntent, dischargeRun, dropStage, listAdmitted, finishEnqueues, finishIntakeStage, intake, markerPath, ownerLiveness, parseClaimName, parseStageName,
   pendingName, publishStage, quarantine, readClaimForRecovery, requeue, resolveIntent, stageFiles, takeStage,
 } from './lifecycle.js';
 import { killJobProcesses } from './leftovers.js';
@@ -85,6 +85,12 @@ export async function recover(opts: RecoveryOptions): Promise<RecoveryEvent[]> {
   await recoverIntents(opts, judge, events);
   await recoverClaims(opts, judge, events);
   await recoverStages(opts, judge, events);
+  // Admissions under queue limits held by dead workers (their claims were recovered just above, and
+  // whatever their jobs left running was killed first): their share of the limit is free again.
+  for (const a of listAdmitted(opts.store)) {
+    const c = parseClaimName(a.claim);
+    if (c && judge.deadWorker(c.worker) !== null) dischargeRun(opts.store, a.queue, a.claim);
+  }
   const e = await finishEnqueues(opts.store, opts.now);
   if (e.published.length || e.released.length || e.waiting) events.push({ type: 'enqueues', published: e.published.length, released: e.released.length, waiting: e.waiting });
   // Counters of worker processes that are gone move into retired.totals; a live one's stay (stats.ts).

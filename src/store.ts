@@ -20,7 +20,9 @@ import { processTag } from './identity.js';
 import { type Job, type JobState, parseStoredJob } from './job.js';
 
 export const FORMAT_MARKER = 'queuectl-queue 1\n';
-export const FOLDERS = ['tmp', 'pending', 'processing', 'completed', 'dead', 'workers', 'logs', 'ids', 'quarantine'] as const;
+export const FOLDERS = ['tmp', 'pending', 'processing', 'completed', 'dead', 'workers', 'logs', 'ids', 'quarantine', 'queues'] as const;
+/** Folders added after format 1 was first released: made on first use in a root that lacks them. */
+const LATER_FOLDERS: readonly string[] = ['queues'];
 export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;
 /** Largest job file a worker reads (a stored record, or a file dropped into pending/). */
@@ -38,6 +40,8 @@ export interface Store {
   logs: string;
   ids: string;
   quarantine: string;
+  /** Settings of named queues (queues/<name>.limit, .paused) and their run slots (queues/<name>.slots/). */
+  queues: string;
   config: string;
   /**
    * True when the root's filesystem ignores case in names (macOS's default, WSL's /mnt/c): ids are then
@@ -63,6 +67,7 @@ export function storePaths(root: string, foldsCase = false): Store {
     logs: p('logs'),
     ids: p('ids'),
     quarantine: p('quarantine'),
+    queues: p('queues'),
     config: p('config.json'),
     foldsCase,
   };
@@ -88,6 +93,9 @@ export async function openStore(root: string): Promise<Store> {
   await checkRootOwner(root, marker === null);
   if (marker === null) return createLayout(root);
   const store = storePaths(root, fs.existsSync(join(root, FOLDS_CASE_FILE)));
+  for (const name of LATER_FOLDERS) {
+    if (!fs.existsSync(join(root, name))) fs.mkdirSync(join(root, name), { mode: DIR_MODE });
+  }
   checkFolders(store);
   return store;
 }

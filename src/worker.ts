@@ -78,6 +78,8 @@ export interface WorkerDeps {
   quarantine(from: string, name: string, reason: string): Promise<boolean>;
   /** Gives a claim it could not start back to pending/. */
   unclaim(claimPath: string): void;
+  /** Called once a claim has left this worker, whatever happened to it (ends its admission under a limit). */
+  release(claimPath: string): void;
   /** True while the claim file is still this worker's (the last check before a spawn). */
   holds(claimPath: string): boolean;
   /** Runs a job's command to its end. */
@@ -135,6 +137,7 @@ async function handle(slot: Slot, deps: WorkerDeps, taken: Taken): Promise<void>
     }
   } finally {
     slot.running = undefined;
+    deps.release(claimPath);
   }
 }
 

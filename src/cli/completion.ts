@@ -157,6 +157,7 @@ async function argValues(kind: ArgCompletion, before: string[], ctx: Pick<Contex
     case 'config-keys': return KEY_NAMES.filter((k) => k.startsWith(cur));
     case 'commands': return topWords().filter((w) => w.startsWith(cur));
     case 'quarantined': return quarantinedNames(rootOf(before, ctx), cur);
+    case 'queues': return queueNames(rootOf(before, ctx), cur);
     default: return jobIds(rootOf(before, ctx), kind, cur);
   }
 }
@@ -199,6 +200,20 @@ export async function jobIds(root: string, kind: 'ids' | 'active-ids' | 'dead-id
 }
 
 /** Names in quarantine/ (not the .reason files beside them). */
+/** Queues named by pending/ jobs or by settings in queues/ (file names only; never creates the root). */
+async function queueNames(root: string, prefix: string): Promise<string[]> {
+  const found = new Set<string>(['default']);
+  for (const n of await fsp.readdir(join(root, 'pending')).catch(() => [] as string[])) {
+    const q = parsePendingName(n)?.queue;
+    if (q) found.add(q);
+  }
+  for (const n of await fsp.readdir(join(root, 'queues')).catch(() => [] as string[])) {
+    const m = /^([a-z0-9_-]+)\.(paused|limit|running)$/.exec(n);
+    if (m) found.add(m[1]);
+  }
+  return [...found].filter((q) => q.startsWith(prefix)).sort().slice(0, MAX_IDS);
+}
+
 async function quarantinedNames(root: string, prefix: string): Promise<string[]> {
   const names = await fsp.readdir(join(root, 'quarantine')).catch(() => [] as string[]);
   return names.filter((n) => !n.startsWith('.') && !n.endsWith('.reason') && n.startsWith(prefix)).slice(0, MAX_IDS);

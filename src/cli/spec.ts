@@ -25,7 +25,7 @@ export interface OptionSpec {
 }
 
 /** What completion offers for an argument. */
-export type ArgCompletion = 'ids' | 'active-ids' | 'dead-ids' | 'quarantined' | 'config-keys' | 'shells' | 'commands';
+export type ArgCompletion = 'ids' | 'active-ids' | 'dead-ids' | 'quarantined' | 'queues' | 'config-keys' | 'shells' | 'commands';
 
 export interface ArgSpec {
   name: string;
@@ -92,6 +92,7 @@ export const GROUPS: Group[] = [
   { name: 'worker', summary: 'Run workers, or stop the running ones', description: 'A worker claims jobs from the queue and runs them, one at a time each; `worker start` runs N of them in one process.' },
   { name: 'dlq', defaultAction: 'list', summary: 'The dead letter queue: list, retry, purge', description: 'Jobs that used all their retries (or were cancelled) wait in dead/ until you retry or purge them.' },
   { name: 'quarantine', defaultAction: 'list', summary: 'Files that were not valid jobs: list, release', description: 'A file in pending/ that is not a valid job is moved to quarantine/ with the reason beside it. Fix it there, then release it: it goes back to pending/ and a worker checks it again.' },
+  { name: 'queue', defaultAction: 'list', summary: 'Named queues: list, limit, pause, resume', description: 'A job belongs to one queue (enqueue --queue NAME; "default" without it). A queue can be paused (it starts nothing new; what runs finishes) and limited (at most N of its jobs run at once in the whole root, across every worker process and host). Between queues a worker takes turns, so a backlog in one never starves another.' },
   { name: 'config', defaultAction: 'list', summary: 'Settings stored in the root: list, get, set, unset', description: 'Settings live in <root>/config.json. Keys may be written with - or _. Durations take ms, s, m, h, d (a bare number is seconds); sizes take KB, MB, GB.' },
 ];
 
@@ -106,6 +107,7 @@ const load = {
   dashboard: () => import('./commands/dashboard.js'),
   metrics: () => import('./commands/metrics.js'),
   quarantine: () => import('./commands/quarantine.js'),
+  queue: () => import('./commands/queue.js'),
   completion: () => import('./completion.js'),
   help: () => import('./help.js'),
 };
@@ -135,10 +137,15 @@ export const COMMANDS: Command[] = [
       { name: 'max-retries', kind: 'string', value: 'N', help: 'Retries after the first run, 0..100 (default: config max-retries)' },
       { name: 'cwd', kind: 'string', value: 'DIR', path: true, help: 'Working directory; a relative one is resolved here (default: here)' },
       { name: 'env', kind: 'list', value: 'NAME=VALUE', help: 'Environment variable for the command (repeatable)' },
+      { name: 'queue', kind: 'string', value: 'NAME', help: 'The named queue of the job: 1-64 of a-z 0-9 _ - (default: default)' },
+      { name: 'after', kind: 'list', value: 'ID', help: 'Run only once job ID has completed (repeatable); the job waits meanwhile' },
+      { name: 'if-absent', kind: 'boolean', help: 'A job whose id is already used is not an error: say "Exists ID", exit 0' },
       opt.json('Print the ids as a JSON array'),
     ],
     examples: [
       `queuectl enqueue '{"id":"job1","command":"sleep 2"}'`,
+      'queuectl enqueue --queue backups --after dump-db -- ./backup.sh',
+      'queuectl enqueue --id "nightly-$(date +%F)" --if-absent -- ./nightly.sh',
       'queuectl enqueue --priority -5 --delay 30s --timeout 10m -- ./backup.sh /srv',
       `seq 3 | sed 's/.*/{"command":"echo &"}/' | queuectl enqueue -`,
     ],
@@ -247,8 +254,9 @@ export const COMMANDS: Command[] = [
       opt.json('Print each event as one JSON object a line (NDJSON), for log shippers'),
       { name: 'log', kind: 'string', value: 'FILE', path: true, help: 'Append the event lines to FILE instead of stdout (--detach sets it)' },
       { name: 'log-max', kind: 'string', value: 'SIZE', help: 'Rotate --log at this size: FILE.1 .. FILE.3 are kept; 0: never (default 10MB)' },
+      { name: 'queue', kind: 'list', value: 'NAME', help: 'Take jobs of this queue only (repeatable; default: every queue)' },
     ],
-    examples: ['queuectl worker start --count 4', 'queuectl worker start --detach --count 2', 'queuectl worker start --json | your-log-shipper'],
+    examples: ['queuectl worker start --count 4', 'queuectl worker start --queue backups --queue reports', 'queuectl worker start --detach --count 2', 'queuectl worker start --json | your-log-shipper'],
     run: async (ctx, input) => (await load.worker()).startCommand(ctx, input),
   },
   {
@@ -304,6 +312,39 @@ export const COMMANDS: Command[] = [
     options: [{ name: 'all', kind: 'boolean', help: 'Every quarantined file' }],
     examples: ['queuectl quarantine release job.json.1764614400000', 'queuectl quarantine release --all'],
     run: async (ctx, input) => (await load.quarantine()).quarantineRelease(ctx, input),
+  },
+  {
+    path: ['queue', 'list'],
+    summary: 'Every queue: its pending, scheduled, failed, waiting and running jobs, its limit, whether it is paused',
+    args: [],
+    options: [opt.json('Print [{name, pending, scheduled, failed, waiting, processing, limit, paused}]')],
+    examples: ['queuectl queue list'],
+    readOnly: true,
+    run: async (ctx, input) => (await load.queue()).queueList(ctx, input),
+  },
+  {
+    path: ['queue', 'limit'],
+    summary: 'At most N jobs of the queue run at once in the whole root (0: no limit)',
+    args: [{ name: 'NAME', complete: 'queues' }, { name: 'N' }],
+    options: [],
+    examples: ['queuectl queue limit backups 1', 'queuectl queue limit backups 0'],
+    run: async (ctx, input) => (await load.queue()).queueLimit(ctx, input),
+  },
+  {
+    path: ['queue', 'pause'],
+    summary: 'The queue starts nothing new; what runs finishes',
+    args: [{ name: 'NAME', variadic: true, optional: true, complete: 'queues' }],
+    options: [{ name: 'all', kind: 'boolean', help: 'Every queue there is now (queues named later are not paused)' }],
+    examples: ['queuectl queue pause backups', 'queuectl queue pause --all'],
+    run: async (ctx, input) => (await load.queue()).queuePause(ctx, input, true),
+  },
+  {
+    path: ['queue', 'resume'],
+    summary: 'The queue starts jobs again',
+    args: [{ name: 'NAME', variadic: true, optional: true, complete: 'queues' }],
+    options: [{ name: 'all', kind: 'boolean', help: 'Every paused queue' }],
+    examples: ['queuectl queue resume backups', 'queuectl queue resume --all'],
+    run: async (ctx, input) => (await load.queue()).queuePause(ctx, input, false),
   },
   {
     path: ['config', 'list'],

@@ -73,6 +73,10 @@ function specFromFlags(ctx: Context, input: Input, words: string[]): Record<stri
     if (cwd === '') throw new InputError('Expected --cwd to be a folder, got ""');
     spec.cwd = resolve(ctx.cwd, cwd);
   }
+  const queue = str(input, 'queue');
+  if (queue !== undefined) spec.queue = queue;
+  const after = list(input, 'after');
+  if (after.length) spec.after = after;
   const env = list(input, 'env');
   if (env.length) {
     spec.env = Object.fromEntries(env.map((pair) => {
@@ -84,7 +88,7 @@ function specFromFlags(ctx: Context, input: Input, words: string[]): Record<stri
   return spec;
 }
 
-const JOB_FLAGS = ['id', 'priority', 'max-retries', 'delay', 'run-at', 'timeout', 'cwd', 'env'];
+const JOB_FLAGS = ['id', 'priority', 'max-retries', 'delay', 'run-at', 'timeout', 'cwd', 'env', 'queue', 'after'];
 
 /** From this many jobs on, a terminal shows how far the write has got. */
 const PROGRESS_MIN = 1000;
@@ -131,6 +135,7 @@ export async function enqueueCommand(ctx: Context, input: Input): Promise<void> 
       now: Date.now(),
       maxRetries: config.maxRetries,
       cwd: ctx.cwd,
+      ifAbsent: flag(input, 'if-absent'),
       onProgress,
       // QUEUECTL_FAULT=<step>[:stop]: SIGKILL (or SIGSTOP) at that step of the batch, for the torture suite.
       fault: fault ? (point) => {
@@ -143,8 +148,13 @@ export async function enqueueCommand(ctx: Context, input: Input): Promise<void> 
   }
   const jobs = report.jobs;
   if (flag(input, 'json')) printJson(ctx.out, jobs.map((j) => j.id));
-  else if (jobs.length === 1) ctx.out(`Enqueued ${jobs[0].id}`);
-  else ctx.out(`Enqueued ${jobs.length} jobs`);
+  else {
+    if (jobs.length === 1) ctx.out(`Enqueued ${jobs[0].id}`);
+    else if (jobs.length > 1 || report.existing.length === 0) ctx.out(`Enqueued ${jobs.length} jobs`);
+    // --if-absent: an id already used by a job is not an error (a cron line run twice, a retried script).
+    for (const id of report.existing.slice(0, 20)) ctx.out(`Exists ${id}`);
+    if (report.existing.length > 20) ctx.out(`Exists ${report.existing.length - 20} more`);
+  }
   if (report.waiting > 0) {
     ctx.err(`warning: ${report.waiting} of these jobs are not in pending/ yet (no space left to add them there); they are committed in tmp/ and a worker publishes them once there is room: do not enqueue them again`);
   }

@@ -14,10 +14,12 @@ import { openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { requestStop, waitForNoWorkers } from '../../admin.js';
 import { loadConfig } from '../../config.js';
+import { InputError } from '../../errors.js';
+import { QUEUE_PATTERN } from '../../job.js';
 import { readWorkers } from '../../heartbeat.js';
 import { formatDuration, parseSize } from '../../units.js';
 import type { WorkerEvent } from '../../pool.js';
-import { type Context, durationOption, flag, intOption, str } from '../context.js';
+import { type Context, durationOption, flag, intOption, list, str } from '../context.js';
 import { colorState, cut, loadCellWidths, localTime, oneLine, pc } from '../format.js';
 import { DEFAULT_LOG_MAX, RotatingLog } from '../log-file.js';
 import type { Input } from '../spec.js';
@@ -67,6 +69,8 @@ export function eventJson(e: WorkerEvent, now: number): string {
 
 export async function startCommand(ctx: Context, input: Input): Promise<number> {
   const count = intOption(str(input, 'count'), '--count', 1, 256) ?? 1;
+  const queues = list(input, 'queue');
+  for (const q of queues) if (!QUEUE_PATTERN.test(q)) throw new InputError(`Expected --queue to be a queue name (1-64 of a-z 0-9 _ -), got ${JSON.stringify(q)}`);
   const logMaxText = str(input, 'log-max');
   const logMax = logMaxText === undefined ? DEFAULT_LOG_MAX : parseSize(logMaxText, '--log-max');
   const store = await ctx.store();
@@ -118,6 +122,7 @@ export async function startCommand(ctx: Context, input: Input): Promise<number> 
     config,
     count,
     env: ctx.env,
+    queues,
     // QUEUECTL_FAULT=<step> makes the worker SIGKILL itself at that step, <step>:stop SIGSTOP itself
     // (a pause that another process ends with SIGCONT); for the torture suite and the fencing tests.
     fault: fault
@@ -147,6 +152,7 @@ async function detach(ctx: Context, input: Input, count: number): Promise<number
   // The background process's stderr (a crash, a warning from node) goes to the log too.
   const fd = openSync(logFile, 'a', 0o600);
   const passOn = ['poll', 'quiet', 'json'].filter((f) => flag(input, f)).map((f) => `--${f}`);
+  for (const q of list(input, 'queue')) passOn.push('--queue', q);
   const logMax = str(input, 'log-max');
   const args = [ctx.bin, 'worker', 'start', '--root', store.root, '--count', String(count), '--log', logFile, '--no-color', ...passOn, ...(logMax !== undefined ? ['--log-max', logMax] : [])];
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'ignore', fd], cwd: ctx.cwd, env: ctx.env });
