@@ -9,7 +9,8 @@ import { InputError, isErrno, JobNotFoundError, QueuectlError } from './errors.j
 import { readWorkers, type WorkerStatus } from './heartbeat.js';
 import { isLocalHost, isProcessAlive, processTag } from './identity.js';
 import { type Job, parseStoredJob } from './job.js';
-import { bury, deadPath, locateJob, parseClaimName, parsePendingName, parseStageName, requeue, writeRequest } from './lifecycle.js';
+import { settleDependents, settleWaiters } from './dependencies.js';
+import { bury, deadPath, doom, linkDependency, locateJob, parseClaimName, parsePendingName, parseStageName, parseWaitingName, requeue, unlinkDependency, writeRequest } from './lifecycle.js';
 import { killJobProcesses } from './leftovers.js';
 import { cancelledJob, retriedJob } from './outcome.js';
 import { listJsonNames, readJobFileSync, type Store } from './store.js';
@@ -32,7 +33,17 @@ export async function retryDead(store: Store, id: string, now: number): Promise<
     throw new QueuectlError(`Job "${id}" is still being moved to dead/; try again in a few seconds`);
   }
   const next = retriedJob(job, now);
-  if (!(await requeue(store, path, next, processTag().text))) throw new InputError(`Job "${id}" left dead/ while retrying it (retried by someone else?)`);
+  const owner = processTag().text;
+  // A job with dependencies goes back to waiting/: linked to them first, then settled against them (those
+  // completed meanwhile are dropped; one still dead sends it straight back to dead/).
+  const waits = !!job.after?.length;
+  if (waits) for (const dep of job.after!) linkDependency(store, dep, id);
+  const moved = await requeue(store, path, { ...next, state: waits ? 'waiting' : 'pending' }, owner, undefined, waits ? 'waiting' : 'pending');
+  if (!moved) {
+    if (waits) for (const dep of job.after!) unlinkDependency(store, dep, id);
+    throw new InputError(`Job "${id}" left dead/ while retrying it (retried by someone else?)`);
+  }
+  if (waits) settleWaiters(store, [id], { now, owner });
   return next;
 }
 
@@ -41,7 +52,7 @@ export async function deadIds(store: Store): Promise<string[]> {
   return (await listJsonNames(store.dead)).map((n) => n.slice(0, -'.json'.length)).sort();
 }
 
-export type CancelResult = { id: string; was: 'pending' | 'processing' };
+export type CancelResult = { id: string; was: 'pending' | 'waiting' | 'processing' };
 
 /**
  * Cancels a job: a pending one moves to dead/ as cancelled; a running one is killed by its worker
@@ -63,8 +74,19 @@ export async function cancelJob(store: Store, id: string, opts: { now: number; s
   }
   const job = parseStoredJob(read.text, where.path, where.state);
 
+  const owner = processTag().text;
+  const settle = () => settleDependents(store, id, 'dead', { now: Date.now(), owner });
+  if (where.state === 'waiting') {
+    if (!doom(store, where.name, cancelledJob(job, opts.now), owner)) return cancelJob(store, id, { ...opts, now: Date.now() });
+    for (const dep of job.after ?? []) unlinkDependency(store, dep, id);
+    settle();
+    return { id, was: 'waiting' };
+  }
   if (where.state === 'pending') {
-    if (bury(store, where.path, cancelledJob(job, opts.now))) return { id, was: 'pending' };
+    if (bury(store, where.path, cancelledJob(job, opts.now))) {
+      settle();
+      return { id, was: 'pending' };
+    }
     return cancelJob(store, id, { ...opts, now: Date.now() });
   }
 
@@ -75,7 +97,10 @@ export async function cancelJob(store: Store, id: string, opts: { now: number; s
   if (!worker || !worker.alive) {
     // Its worker is gone: do what recovery would, but to dead/ as cancelled.
     killJobProcesses(where.name);
-    if (bury(store, where.path, cancelledJob(job, opts.now))) return { id, was: 'processing' };
+    if (bury(store, where.path, cancelledJob(job, opts.now))) {
+      settle();
+      return { id, was: 'processing' };
+    }
     return cancelJob(store, id, { ...opts, now: Date.now() });
   }
   await writeRequest(store, claim.worker, 'cancel', where.name);
@@ -125,15 +150,17 @@ export async function waitForJobs(store: Store, ids: string[] | 'all', opts: { t
   let lastNames = new Set<string>();
   /** Names of pending/ (a stage named for the pending name it becomes) and processing/ to job ids. */
   const idOf = (n: string): string | null => {
+    if (n.startsWith('waiting:')) return parseWaitingName(n.slice('waiting:'.length))?.id ?? null;
     const stage = parseStageName(n);
     if (stage) return parsePendingName(stage.name)?.id ?? null;
     return parsePendingName(n)?.id ?? parseClaimName(n)?.id ?? null;
   };
 
   const check = async (): Promise<boolean> => {
-    const [pendingAll, processing] = await Promise.all([fsp.readdir(store.pending).catch(() => [] as string[]), listJsonNames(store.processing)]);
-    // Visible jobs and stages (a job on its way to pending/); other dotfiles are not jobs.
-    const pending = pendingAll.filter((n) => n.endsWith('.json') && (!n.startsWith('.') || parseStageName(n)));
+    const [pendingAll, processing, waiting] = await Promise.all([fsp.readdir(store.pending).catch(() => [] as string[]), listJsonNames(store.processing), listJsonNames(store.waiting)]);
+    // Visible jobs and stages (a job on its way to pending/); other dotfiles are not jobs. Jobs waiting
+    // for their dependencies are not done either.
+    const pending = [...pendingAll.filter((n) => n.endsWith('.json') && (!n.startsWith('.') || parseStageName(n))), ...waiting.map((n) => `waiting:${n}`)];
     if (ids === 'all') {
       const names = new Set([...pending, ...processing]);
       for (const n of names) {
@@ -164,7 +191,7 @@ export async function waitForJobs(store: Store, ids: string[] | 'all', opts: { t
   // renames a second) costs a few readdirs a second here, not one per rename.
   const CHECK_MS = 20;
   let wake: (() => void) | undefined;
-  const watchers = [store.pending, store.processing, store.dead].map((dir) => {
+  const watchers = [store.pending, store.waiting, store.processing, store.dead].map((dir) => {
     try {
       return watch(dir, () => wake?.());
     } catch {

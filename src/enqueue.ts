@@ -20,9 +20,11 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { InputError, isErrno, QueuectlError } from './errors.js';
 import { createJob, type Job, newJobId, serializeJob } from './job.js';
+import { settleWaiters } from './dependencies.js';
+import { processTag } from './identity.js';
 import {
-  abandonUncommitted, describeHolder, finishEnqueues, holderOf, markerPath, pendingName, publishSync, releaseOrphan, reserveIdSync,
-  writeCommitSync,
+  abandonUncommitted, describeHolder, finishEnqueues, holderOf, linkDependency, markerPath, pendingName, publishSync, releaseOrphan,
+  reserveIdSync, unlinkDependency, waitingName, writeCommitSync,
 } from './lifecycle.js';
 import { mapLimit, settleLimit } from './parallel.js';
 import { fsyncDir, type Store, syncFilesystem, writeTmp, writeTmpSync } from './store.js';
@@ -80,6 +82,7 @@ export async function enqueueJobs(store: Store, inputs: EnqueueInput[], opts: En
 /** Validates and durably enqueues a batch (see the header). */
 export async function enqueueBatch(store: Store, inputs: EnqueueInput[], opts: EnqueueOptions): Promise<EnqueueReport> {
   const jobs = validateAll(inputs, opts, store.foldsCase);
+  checkDependencies(store, jobs, inputs);
   const batch = randomBytes(4).toString('hex');
   const group = jobs.length >= GROUP_SYNC_MIN;
   const entries: Entry[] = [];
@@ -90,6 +93,9 @@ export async function enqueueBatch(store: Store, inputs: EnqueueInput[], opts: E
     opts.fault?.('enqueue-after-write');
     const existing = await reserveAll(store, entries, reserved, opts);
     const publish = reserved;
+    // Dependencies: linked before the commit (undone with the batch), so that a dependency finishing from
+    // here on finds its waiter (lifecycle.ts: wait).
+    for (const e of publish) for (const dep of e.job.after ?? []) linkDependency(store, dep, e.job.id);
     if (publish.length >= 2) commit = writeCommitSync(store, batch);
     await flushBeforePublish(store, publish, group, commit !== null);
     opts.fault?.('enqueue-after-commit');
@@ -100,11 +106,15 @@ export async function enqueueBatch(store: Store, inputs: EnqueueInput[], opts: E
     }
     await flushAfterPublish(store, publish, group);
     if (commit) fs.rmSync(commit, { force: true });
+    // A dependency may have finished between the links and the publish: settle what waits now.
+    const waiters = publish.filter((e) => e.job.after?.length).map((e) => e.job.id);
+    if (waiters.length) settleWaiters(store, waiters, { now: Date.now(), owner: processTag().text });
     return { jobs: publish.map((e) => e.job), existing, waiting: 0 };
   } catch (err) {
     // Not committed (or committed but nothing published yet, and the commit taken back first): nothing
     // of the batch is visible, so all of it is undone.
     if (commit) fs.rmSync(commit, { force: true });
+    for (const e of reserved) for (const dep of e.job.after ?? []) unlinkDependency(store, dep, e.job.id);
     abandonUncommitted(store, reserved.map((e) => ({ id: e.job.id, tmp: e.tmp })));
     await settleLimit(entries, IN_FLIGHT, (e) => fsp.unlink(e.tmp));
     throw describeWriteError(err, store.root);
@@ -127,6 +137,27 @@ function validateAll(inputs: EnqueueInput[], opts: EnqueueOptions, foldsCase: bo
     seen.set(key, { label: inputs[i].label, id: job.id });
   });
   return jobs;
+}
+
+/**
+ * Every job named in `after` must exist (in any state) or come earlier in the same batch: so there are no
+ * cycles, and a typo is an error now, not a job that waits for ever.
+ */
+function checkDependencies(store: Store, jobs: Job[], inputs: EnqueueInput[]): void {
+  const earlier = new Set<string>();
+  const known = new Map<string, boolean>();
+  jobs.forEach((job, i) => {
+    for (const dep of job.after ?? []) {
+      if (earlier.has(dep)) continue;
+      let exists = known.get(dep);
+      if (exists === undefined) known.set(dep, (exists = fs.existsSync(markerPath(store, dep))));
+      if (!exists) {
+        const later = jobs.slice(i + 1).some((j) => j.id === dep);
+        throw new InputError(`${inputs[i].label}: field "after" names "${dep}", which is ${later ? 'later in this batch (a job may wait only for jobs that exist, or come before it in the batch)' : 'not a job; a job may wait only for jobs that exist'}`);
+      }
+    }
+    earlier.add(job.id);
+  });
 }
 
 /** Step 2: every job into tmp/, fsynced each (small batch) or not (a group, flushed by syncfs later). */
@@ -206,7 +237,8 @@ function publishAll(store: Store, publish: Entry[], committed: boolean, opts: En
   for (const e of publish) {
     if (done === Math.floor(publish.length / 2)) opts.fault?.('enqueue-publishing');
     try {
-      publishSync(store, e.tmp, pendingName(e.job));
+      if (e.job.after?.length) publishSync(store, e.tmp, waitingName(e.job), 'waiting');
+      else publishSync(store, e.tmp, pendingName(e.job));
     } catch (err) {
       if (!committed || done === 0) throw err;
       return done;

@@ -32,6 +32,8 @@ export interface Counts {
   scheduled: number;
   /** In pending/ after a failed attempt, waiting for its retry. */
   failed: number;
+  /** In waiting/: its dependencies have not all completed. */
+  waiting: number;
   processing: number;
   completed: number;
   dead: number;
@@ -52,15 +54,16 @@ export interface StatusReport {
 
 /** Counts by state and the workers, reading names only (no job file is opened). */
 export async function readStatus(store: Store, now: number, staleAfterMs: number): Promise<StatusReport> {
-  const [pendingNames, processingNames, shards, deadNames, quarantined, workers] = await Promise.all([
+  const [pendingNames, waitingNames, processingNames, shards, deadNames, quarantined, workers] = await Promise.all([
     listJsonNames(store.pending),
+    listJsonNames(store.waiting),
     listJsonNames(store.processing),
     listCompletedShards(store),
     listJsonNames(store.dead),
     fsp.readdir(store.quarantine).then((n) => n.filter((x) => !x.endsWith('.reason') && !x.startsWith('.')).length, () => 0),
     readWorkers(store, now, staleAfterMs),
   ]);
-  const counts: Counts = { pending: 0, scheduled: 0, failed: 0, processing: processingNames.length, completed: 0, dead: deadNames.length, quarantined };
+  const counts: Counts = { pending: 0, scheduled: 0, failed: 0, waiting: waitingNames.length, processing: processingNames.length, completed: 0, dead: deadNames.length, quarantined };
   for (const name of pendingNames) counts[pendingNameState(name, now)]++;
   counts.completed = (await mapLimit(shards, 16, (s) => countCompletedShard(store, s, now))).reduce((a, b) => a + b, 0);
   const current = new Map<string, string>();

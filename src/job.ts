@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { InputError, QueuectlError } from './errors.js';
 import { describe, parseDurationMs } from './units.js';
 
-/** The folders a job can be in; the folder is the job's state. */
-export const STATES = ['pending', 'processing', 'completed', 'dead'] as const;
+/** The folders a job can be in; the folder is the job's state (waiting: for its dependencies). */
+export const STATES = ['pending', 'waiting', 'processing', 'completed', 'dead'] as const;
 export type JobState = (typeof STATES)[number];
 
 /** Why a run ended, as recorded in its history entry. */
@@ -51,6 +51,10 @@ export interface Job {
   priority: number;
   /** The named queue it belongs to: 1-64 of [a-z0-9_-]; "default" when none was given. */
   queue?: string;
+  /** Ids of jobs that must complete before this one runs; it waits in waiting/ until they have. */
+  after?: string[];
+  /** Set when the job went to dead/ because a job of `after` ended dead. */
+  failed_dependency?: string;
   /**
    * Runs used against max_retries: every run that ended (a completed, failed or lost one), except one
    * interrupted by queuectl's own stop. `dlq retry` resets it to 0; the history keeps every run.
@@ -122,7 +126,7 @@ export const MAX_HISTORY = 1000;
  */
 const SYSTEM_FIELDS = new Set([
   'state', 'created_at', 'updated_at', 'available_at', 'finished_at', 'delay', 'attempts', 'history', 'history_dropped',
-  'exit_code', 'signal', 'last_error', 'output_tail', 'source', 'cancelled_at',
+  'exit_code', 'signal', 'last_error', 'output_tail', 'source', 'cancelled_at', 'failed_dependency',
 ]);
 
 /**
@@ -154,6 +158,7 @@ export function createJob(spec: unknown, label: string, now: number, defaults: J
   if (typeof maxRetries !== 'number' || !Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > MAX_RETRIES_MAX) {
     fail('max_retries', `must be an integer from 0 to ${MAX_RETRIES_MAX}`, maxRetries);
   }
+  const after = checkAfter(s.after, typeof s.id === 'string' ? s.id : null, fail);
   const queue = s.queue ?? DEFAULT_QUEUE;
   if (typeof queue !== 'string' || !QUEUE_PATTERN.test(queue)) fail('queue', 'must be 1-64 characters of a-z 0-9 _ -', queue);
   const { timeout, runAt } = checkTiming(s, now, fail);
@@ -169,6 +174,7 @@ export function createJob(spec: unknown, label: string, now: number, defaults: J
     state: 'pending',
     priority: priority as number,
     queue: queue as string,
+    ...(after.length ? { after } : {}),
     attempts: 0,
     max_retries: maxRetries as number,
     run_at: new Date(runAt).toISOString(),
@@ -189,6 +195,21 @@ export function createJob(spec: unknown, label: string, now: number, defaults: J
     throw new InputError(`${label}: the job is ${formatBytes(size)} as stored; a new job may be at most ${formatBytes(MAX_NEW_JOB_BYTES)} (keep large data in a file and pass its path)`);
   }
   return job;
+}
+
+/** Most dependencies one job may have. */
+export const MAX_AFTER = 100;
+
+/** `after`: ids of other jobs, at most MAX_AFTER, without repeats; not the job itself. */
+function checkAfter(after: unknown, id: string | null, fail: Fail): string[] {
+  if (after === undefined || after === null) return [];
+  const list = typeof after === 'string' ? [after] : after;
+  if (!Array.isArray(list)) fail('after', 'must be a job id or an array of job ids', after);
+  const ids = list as unknown[];
+  if (ids.length > MAX_AFTER) fail('after', `must name at most ${MAX_AFTER} jobs`, `${ids.length} ids`);
+  for (const dep of ids) if (typeof dep !== 'string' || !ID_PATTERN.test(dep)) fail('after', 'must hold job ids (1-128 of A-Z a-z 0-9 . _ -)', dep);
+  if (id !== null && ids.includes(id)) fail('after', 'must not name the job itself', id);
+  return [...new Set(ids as string[])];
 }
 
 /** Throws the InputError for one field: what was expected, and what was given. */
@@ -335,6 +356,7 @@ export function recordProblem(job: Job): string | null {
   if (job.env && Object.entries(job.env).some(([k, v]) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || v.includes('\0') || Buffer.byteLength(`${k}=${v}`) > COMMAND_MAX_BYTES)) return 'field "env" must have names of letters, digits and _ and values without NUL, each under 128KB';
   for (const f of ['run_at', 'available_at', 'created_at'] as const) if (!str(job[f]) || !Number.isFinite(Date.parse(job[f]))) return `field "${f}" must be an ISO-8601 time, got ${describe(job[f])}`;
   if (job.history !== undefined && !Array.isArray(job.history)) return 'field "history" must be an array';
+  if (job.after !== undefined && (!Array.isArray(job.after) || job.after.some((d) => typeof d !== 'string' || !ID_PATTERN.test(d)))) return 'field "after" must be an array of job ids';
   return null;
 }
 

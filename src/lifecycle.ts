@@ -10,6 +10,8 @@
 //             (a stage is a folder: the mover's workspace. Once recovery renames it away, every later
 //             step of the mover names a path that no longer exists, so a worker frozen mid-move and woken
 //             up later cannot put a second copy anywhere.)
+//   waiting/[<queue>@]<id>.json                           a job whose dependencies (`after`) are not done
+//   deps/<dependency id>/<waiting job id>                  "this job waits for that one" (an empty file)
 //   processing/<pending name minus .json>~<worker>~<seq>.json   a claim: the job runs (or is taken in)
 //   processing/.<claim>.final                              the final record of a claim, before its move
 //   completed/<YYYYMMDDHH>/<id>.json, dead/<id>.json       finished jobs (hour of finish, UTC)
@@ -33,6 +35,12 @@
 //             over it; it -> pending/<name>; the empty stage removed
 //   quarantine  claim (or any file of the mover's) -> quarantine/<name>.<ms>; reason written beside it
 //   release   quarantine/<x> -link-> pending/<name> (never replacing a file), then unlinked
+//   wait      enqueue links deps/<d>/<id> for each dependency d first, then publishes into waiting/
+//   unwait    waiting/<name> -> pending/<name> once no link of it is left (its dependencies completed)
+//   doom      a dependency ended dead (or a cancel): waiting/<name> -> waiting/.doom~<owner>~<name>
+//             (the fence), the dead record written over it, -> dead/<id>.json; its links go after the
+//             move, so nobody releases it meanwhile. Two processes settling one job at once: one fence
+//             wins, the other leaves it.
 //
 // WHAT A CRASH BETWEEN TWO STEPS LEAVES, AND WHO FINISHES IT (recovery.ts, once the owner is dead)
 //   enqueue, before the commit        enq files and their id links: released (no job was acknowledged)
@@ -45,6 +53,8 @@
 //   complete/bury, after the fence    the intent over the old record: the final record is put in place
 //   requeue, after the fence          a stage with the old record: the lost run is counted, then published
 //   requeue, record in the stage      a stage with the new record: published
+//   a dependency finished, its waiters not yet settled   deps/<d>/ with d finished: recovery settles them
+//   doom, after its fence             waiting/.doom~<owner>~<name>: recovery moves it to dead/
 //   any move, stage empty             removed
 // Recovery takes a dead owner's stage by renaming it to a stage of its own (the fence), then finishes it.
 // Moves that must not replace a file whose name another process can pick use link + unlink: rename(2)
@@ -99,6 +109,17 @@ export function parsePendingName(name: string): PendingName | null {
   const m = PENDING_NAME.exec(name);
   if (!m) return null;
   return { name, availableAt: Number(m[1]), priority: Number(m[2]) - 1000, attempts: Number(m[3]), queue: m[4] ?? DEFAULT_QUEUE, id: m[5] };
+}
+
+/** The file name of a job in waiting/: `[<queue>@]<id>.json`. */
+export function waitingName(job: Pick<Job, 'id' | 'queue'>): string {
+  return `${queueOf(job) === DEFAULT_QUEUE ? '' : `${job.queue}@`}${job.id}.json`;
+}
+
+/** Parses a waiting/ file name; null for any other name. */
+export function parseWaitingName(name: string): { id: string; queue: string } | null {
+  const m = /^(?:([a-z0-9_-]{1,64})@)?([A-Za-z0-9_][A-Za-z0-9._-]{0,127})\.json$/.exec(name);
+  return m ? { id: m[2], queue: m[1] ?? DEFAULT_QUEUE } : null;
 }
 
 /** True when the job may run at `now`. */
@@ -272,6 +293,8 @@ export async function locateJob(store: Store, id: string): Promise<Located | nul
       const p = parsePendingName(staged ? staged.name : n);
       if (same(p?.id)) return { state: 'pending', path: join(store.pending, n), name: n, ...(staged ? { staged: true } : {}) };
     }
+    const waitingHit = (await listJsonNames(store.waiting)).find((n) => same(parseWaitingName(n)?.id));
+    if (waitingHit) return { state: 'waiting', path: join(store.waiting, waitingHit), name: waitingHit };
     const processingHit = (await listJsonNames(store.processing)).find((n) => same(parseClaimName(n)?.id));
     if (processingHit) return { state: 'processing', path: join(store.processing, processingHit), name: processingHit };
     for (const shard of await listCompletedShards(store)) {
@@ -601,8 +624,8 @@ function renameFenced(from: string, to: string): boolean {
  * a stage folder of `owner`. Returns false, having changed nothing visible, when `from` is gone (the
  * fence) or when recovery took the stage over while this process was paused after the fence.
  */
-export async function requeue(store: Store, from: string, job: Job, owner: string, fault = noFault): Promise<boolean> {
-  const name = pendingName(job);
+export async function requeue(store: Store, from: string, job: Job, owner: string, fault = noFault, into: 'pending' | 'waiting' = 'pending'): Promise<boolean> {
+  const name = into === 'pending' ? pendingName(job) : waitingName(job);
   const tmp = await writeTmp(store, 'requeue', serializeJob(job), true, job.id);
   try {
     fault('requeue-before-fence');
@@ -615,7 +638,7 @@ export async function requeue(store: Store, from: string, job: Job, owner: strin
     fault('requeue-after-fence');
     if (!renameFenced(tmp, stage.file)) return false;
     fault('requeue-before-publish');
-    if (!renameFenced(stage.file, join(store.pending, name))) return false;
+    if (!renameFenced(stage.file, join(into === 'pending' ? store.pending : store.waiting, name))) return false;
     fault('requeue-after-publish');
     removeStageDir(stage.dir);
     return true;
@@ -918,8 +941,8 @@ export function writeCommitSync(store: Store, batch: string): string {
  * Publishes one enqueued job: tmp/enq.. -> pending/<name>. The name holds the job's reserved id, so no
  * other file can have it. Throws what rename throws (ENOSPC on a full folder), changing nothing.
  */
-export function publishSync(store: Store, tmp: string, name: string): void {
-  fs.renameSync(tmp, join(store.pending, name));
+export function publishSync(store: Store, tmp: string, name: string, into: 'pending' | 'waiting' = 'pending'): void {
+  fs.renameSync(tmp, join(into === 'pending' ? store.pending : store.waiting, name));
 }
 
 /** Frees the reservations and files of a batch that did not reach its commit (nothing was acknowledged). */
@@ -979,7 +1002,10 @@ export async function finishEnqueues(store: Store, now: number): Promise<Leftove
       const job = safeParse(r.text);
       if (!job) continue;
       try {
-        publishSync(store, f.tmp, pendingName(job));
+        // A job with dependencies goes to waiting/ (its links were made before the commit); recovery's
+        // dependency sweep lets it go once they are done.
+        if (job.after?.length) publishSync(store, f.tmp, waitingName(job), 'waiting');
+        else publishSync(store, f.tmp, pendingName(job));
         report.published.push(job.id);
       } catch (err) {
         if (isErrno(err, 'ENOENT')) continue; // published by another process meanwhile
@@ -990,6 +1016,86 @@ export async function finishEnqueues(store: Store, now: number): Promise<Leftove
     if (left === 0) fs.rmSync(b.commit!, { force: true });
   }
   return report;
+}
+
+// ==== dependencies: waiting/ and deps/ =================================================================
+
+/** deps/<dep>/<waiter>: `waiter` waits for `dep`. Made before the waiter is published into waiting/. */
+export function linkDependency(store: Store, dep: string, waiter: string): void {
+  assertValidId(dep);
+  assertValidId(waiter);
+  const dir = join(store.deps, dep);
+  const path = join(dir, waiter);
+  try {
+    fs.closeSync(fs.openSync(path, 'w', 0o600));
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw withSubject(err, `make ${path}`);
+    ensureRealDir(dir);
+    fs.closeSync(fs.openSync(path, 'w', 0o600));
+  }
+}
+
+/** Removes one link (and the dependency's folder when it is the last one). */
+export function unlinkDependency(store: Store, dep: string, waiter: string): void {
+  fs.rmSync(join(store.deps, dep, waiter), { force: true });
+  try {
+    fs.rmdirSync(join(store.deps, dep));
+  } catch {
+    // others still wait, or gone already
+  }
+  forgetRealDir(join(store.deps, dep));
+}
+
+/** Whether `waiter` still waits for `dep`. */
+export function isLinked(store: Store, dep: string, waiter: string): boolean {
+  return fs.existsSync(join(store.deps, dep, waiter));
+}
+
+/** The jobs waiting for `dep` (their ids). */
+export function dependentsOf(store: Store, dep: string): string[] {
+  try {
+    return fs.readdirSync(join(store.deps, dep));
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return [];
+    throw err;
+  }
+}
+
+/** Every dependency some job waits for (the folders of deps/). */
+export function dependencyIds(store: Store): string[] {
+  return fs.readdirSync(store.deps).filter((n) => !n.startsWith('.'));
+}
+
+/** A waiting job whose dependencies are done: waiting/<name> -> pending/<its pending name>. False if gone. */
+export function unwait(store: Store, name: string, job: Job): boolean {
+  return fence(join(store.waiting, name), join(store.pending, pendingName(job)));
+}
+
+/**
+ * A waiting job that will never run (a dependency ended dead, or it was cancelled): taken by a rename to
+ * waiting/.doom~<owner>~<name> (the fence: a job released or doomed meanwhile is left alone), its final
+ * record written over it there, then moved to dead/<id>.json. False when it was gone.
+ */
+export function doom(store: Store, name: string, job: Job, owner: string): boolean {
+  const taken = join(store.waiting, `.doom~${owner}~${name}`);
+  if (!fence(join(store.waiting, name), taken)) return false;
+  replaceFileSync(store, taken, serializeJob(job));
+  return fence(taken, deadPath(store, job.id));
+}
+
+/** A doom left half-done by a dead owner (waiting/.doom~<owner>~<name>), or null for any other name. */
+export function parseDoomName(file: string): { owner: string; name: string } | null {
+  const m = /^\.doom~([^~]+)~(.+)$/.exec(file);
+  return m ? { owner: m[1], name: m[2] } : null;
+}
+
+/** Finishes a dead owner's doom: the record it holds (rewritten or not) goes to dead/ as `job`. */
+export function finishDoom(store: Store, file: string, job: Job): boolean {
+  const from = join(store.waiting, file);
+  const taken = join(store.waiting, `.doom~${processTag().text}~${parseDoomName(file)?.name ?? file}`);
+  if (!fence(from, taken)) return false;
+  replaceFileSync(store, taken, serializeJob(job));
+  return fence(taken, deadPath(store, job.id));
 }
 
 // ==== requests to workers ==================================================================================

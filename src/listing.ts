@@ -5,6 +5,7 @@
 //   pending     in pending/, never ran, may run now (or a file dropped in by hand, not yet taken in)
 //   scheduled   in pending/, never ran, its run_at is still ahead
 //   failed      in pending/ after a failed run, waiting for (or due for) its retry
+//   waiting     in waiting/: its dependencies (`after`) have not all completed
 //   processing  in processing/: running
 //   completed   in completed/<hour>/
 //   dead        in dead/: the dead letter queue
@@ -14,6 +15,7 @@
 //     first (a worker takes them in before anything else); then jobs due now by priority (lower first),
 //     then available_at, then file name; then jobs not yet due by available_at (when they become due),
 //     then priority, then file name.
+//   waiting: in the order they were enqueued (the record's mtime), oldest first.
 //   processing: by claim name, which starts with the job's pending name: earliest due first.
 //   completed: newest finished first: hour shards newest first, then by the time the record was written
 //     (its mtime, the finish time), then id descending.
@@ -37,7 +39,7 @@ import { mapLimit } from './parallel.js';
 import { listCompletedShards, listJsonNames, readJob, readJobFileSync, type Store } from './store.js';
 
 /** What a person sees as a job's state, in lifecycle order. */
-export const DISPLAY_STATES = ['pending', 'scheduled', 'failed', 'processing', 'completed', 'dead'] as const;
+export const DISPLAY_STATES = ['pending', 'scheduled', 'failed', 'waiting', 'processing', 'completed', 'dead'] as const;
 export type DisplayState = (typeof DISPLAY_STATES)[number];
 /** What `--state` and `?state=` accept (with 'all'): the display states. */
 export const LIST_STATES = DISPLAY_STATES;
@@ -48,6 +50,7 @@ export const LISTING_ORDER: Record<DisplayState, string> = {
   pending: 'in the order workers take them: lower priority number first, then the longest waiting',
   scheduled: 'in the order they become due',
   failed: 'in the order they will be retried',
+  waiting: 'oldest first (they run once their dependencies have completed)',
   processing: 'earliest due first',
   completed: 'newest finished first',
   dead: 'newest first (by when they died)',
@@ -182,6 +185,9 @@ async function* listingBatches(store: Store, state: ListState, after: string | n
       if (after === null || key > after) keys.push(key);
     }
     yield { state, folder: 'pending', dir: store.pending, prefix: '', keys: keys.sort(), nameOf: runOrderName };
+  } else if (state === 'waiting') {
+    const keys = (await mtimeKeys(store.waiting, await listJsonNames(store.waiting))).filter((k) => after === null || k > after).sort();
+    yield { state, folder: 'waiting', dir: store.waiting, prefix: '', keys, nameOf: mtimeKeyName };
   } else if (state === 'processing') {
     const keys = (await listJsonNames(store.processing)).filter((n) => after === null || n > after).sort();
     yield { state, folder: 'processing', dir: store.processing, prefix: '', keys, nameOf: same };

@@ -29,6 +29,7 @@ import {
   rewriteFinished, takeRequestSync, unclaim,
 } from './lifecycle.js';
 import { killJobProcesses } from './leftovers.js';
+import { settleDependents } from './dependencies.js';
 import { afterRun, type Next, nextRunNumber } from './outcome.js';
 import { PendingIndex } from './pending-index.js';
 import { type QueueSettings, readQueueSettings } from './queues.js';
@@ -343,6 +344,7 @@ class Pool {
       for (const e of events) {
         if (e.type === 'recovered' || e.type === 'quarantined' || e.type === 'normalized') this.emit({ ...e, worker });
         if (e.type === 'enqueues' && e.published) this.emit({ type: 'published', worker, count: e.published });
+        if (e.type === 'dependents') for (const name of e.released) this.index.add(name);
         if (e.type === 'enqueues' || e.type === 'published' || e.type === 'normalized' || e.type === 'recovered') void this.index.rescan();
       }
     } catch (err) {
@@ -472,6 +474,19 @@ class Pool {
       if (moved) this.index.add(pendingName(job));
     }
     if (!moved) this.emit({ type: 'fenced', worker, id: job.id });
+    else if (next.to !== 'pending') this.settle(job.id, next.to, worker);
+  }
+
+  /** The jobs waiting for one that just finished: released (completed) or doomed (dead). */
+  private settle(id: string, outcome: 'completed' | 'dead', worker: string): void {
+    try {
+      const r = settleDependents(this.store, id, outcome, { now: Date.now(), owner: worker });
+      for (const name of r.releasedNames) this.index.add(name);
+      if (r.released.length || r.doomed.length) this.emit({ type: 'settled', worker, id, released: r.released.length, doomed: r.doomed.length });
+    } catch (err) {
+      // Recovery's sweep of deps/ settles them if this fails (a full disk).
+      this.emit({ type: 'error', worker, message: `settling the jobs waiting for ${id}: ${(err as Error).message}` });
+    }
   }
 }
 

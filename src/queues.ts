@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { InputError, isErrno } from './errors.js';
 import { DEFAULT_QUEUE, QUEUE_PATTERN } from './job.js';
-import { parseClaimName, parsePendingName, parseStageName } from './lifecycle.js';
+import { parseClaimName, parsePendingName, parseStageName, parseWaitingName } from './lifecycle.js';
 import { listJsonNames, type Store, writeFileDurable } from './store.js';
 
 export interface QueueSettings {
@@ -97,6 +97,10 @@ export async function listQueues(store: Store, now: number): Promise<QueueReport
     if (p.attempts > 0) r.failed++;
     else if (p.availableAt > now) r.scheduled++;
     else r.pending++;
+  }
+  for (const n of await listJsonNames(store.waiting)) {
+    const w = parseWaitingName(n);
+    if (w) get(w.queue).waiting++;
   }
   for (const n of await listJsonNames(store.processing)) {
     const c = parseClaimName(n);

@@ -18,13 +18,14 @@ import { type HeartbeatMemory, readWorkers, type WorkerStatus } from './heartbea
 import { isLocalHost, parseProcessTag } from './identity.js';
 import type { Job, JobDefaults } from './job.js';
 import {
-  bury, claimOfIntent, dischargeRun, dropStage, listAdmitted, finishEnqueues, finishIntakeStage, intake, markerPath, ownerLiveness, parseClaimName, parseStageName,
+  bury, claimOfIntent, dischargeRun, dropStage, finishDoom, parseDoomName, unlinkDependency, listAdmitted, finishEnqueues, finishIntakeStage, intake, markerPath, ownerLiveness, parseClaimName, parseStageName,
   pendingName, publishStage, quarantine, readClaimForRecovery, requeue, resolveIntent, stageFiles, takeStage,
 } from './lifecycle.js';
 import { killJobProcesses } from './leftovers.js';
+import { settleDependents, sweepDependencies } from './dependencies.js';
 import { afterLostRun, type LostRun } from './outcome.js';
 import { retireStats } from './stats.js';
-import { listJsonNames, parseTmpName, type Store } from './store.js';
+import { listJsonNames, parseTmpName, readJobFileSync, type Store } from './store.js';
 
 export interface RecoveryOptions {
   store: Store;
@@ -50,7 +51,8 @@ export type RecoveryEvent =
   | { type: 'quarantined'; name: string; reason: string }
   | { type: 'normalized'; name: string; id: string }
   | { type: 'published'; name: string }
-  | { type: 'enqueues'; published: number; released: number; waiting: number };
+  | { type: 'enqueues'; published: number; released: number; waiting: number }
+  | { type: 'dependents'; released: string[]; doomed: number };
 
 /** Who is dead, as one pass sees it. */
 interface Judge {
@@ -85,6 +87,9 @@ export async function recover(opts: RecoveryOptions): Promise<RecoveryEvent[]> {
   await recoverIntents(opts, judge, events);
   await recoverClaims(opts, judge, events);
   await recoverStages(opts, judge, events);
+  recoverDooms(opts, judge);
+  const swept = sweepDependencies(opts.store, { now: opts.now, owner: opts.owner });
+  if (swept.released.length || swept.doomed.length) events.push({ type: 'dependents', released: swept.releasedNames, doomed: swept.doomed.length });
   // Admissions under queue limits held by dead workers (their claims were recovered just above, and
   // whatever their jobs left running was killed first): their share of the limit is free again.
   for (const a of listAdmitted(opts.store)) {
@@ -105,6 +110,7 @@ async function recoverIntents(opts: RecoveryOptions, judge: Judge, events: Recov
     const claim = claimFile ? parseClaimName(claimFile) : null;
     if (!claimFile || !claim || judge.deadWorker(claim.worker) === null) continue;
     const r = await resolveIntent(opts.store, join(opts.store.processing, claimFile));
+    if (r && r.did !== 'dropped') settleDependents(opts.store, r.job.id, r.job.state === 'completed' ? 'completed' : 'dead', { now: opts.now, owner: opts.owner });
     if (r && r.did !== 'dropped') events.push({ type: 'recovered', id: r.job.id, from: claim.worker, to: r.job.state === 'completed' ? 'completed' : 'dead', killed: 0 });
   }
 }
@@ -141,8 +147,37 @@ async function recoverClaims(opts: RecoveryOptions, judge: Judge, events: Recove
 /** Counts a lost run and moves the file with the usual fence; null when another process was first. */
 async function moveLost(opts: RecoveryOptions, path: string, job: Job, lost: LostRun): Promise<'pending' | 'dead' | null> {
   const next = afterLostRun(job, lost, opts.now, opts.policy);
-  if (next.to === 'dead') return bury(opts.store, path, next.job) ? 'dead' : null;
+  if (next.to === 'dead') {
+    if (!bury(opts.store, path, next.job)) return null;
+    settleDependents(opts.store, job.id, 'dead', { now: opts.now, owner: opts.owner });
+    return 'dead';
+  }
   return (await requeue(opts.store, path, next.job, opts.owner)) ? 'pending' : null;
+}
+
+/** Dooms (lifecycle.ts) whose owner died after their fence: the job goes to dead/ as its record says. */
+function recoverDooms(opts: RecoveryOptions, judge: Judge): void {
+  for (const file of fs.readdirSync(opts.store.waiting)) {
+    const d = parseDoomName(file);
+    if (!d) continue;
+    const path = join(opts.store.waiting, file);
+    const st = fs.statSync(path, { throwIfNoEntry: false });
+    if (!st || !judge.deadOwner(d.owner, st.mtimeMs)) continue;
+    const read = readJobFileSync(path);
+    if (!read.ok) continue;
+    let job: Job;
+    try {
+      job = JSON.parse(read.text) as Job;
+    } catch {
+      continue;
+    }
+    const iso = new Date(opts.now).toISOString();
+    const final: Job = job.finished_at ? job : { ...job, state: 'dead', finished_at: iso, updated_at: iso, last_error: job.last_error ?? 'dependency-failed' };
+    if (finishDoom(opts.store, file, final)) {
+      for (const dep of job.after ?? []) unlinkDependency(opts.store, dep, job.id);
+      settleDependents(opts.store, job.id, 'dead', { now: opts.now, owner: opts.owner });
+    }
+  }
 }
 
 async function recoverStages(opts: RecoveryOptions, judge: Judge, events: RecoveryEvent[]): Promise<void> {

@@ -20,9 +20,9 @@ import { processTag } from './identity.js';
 import { type Job, type JobState, parseStoredJob } from './job.js';
 
 export const FORMAT_MARKER = 'queuectl-queue 1\n';
-export const FOLDERS = ['tmp', 'pending', 'processing', 'completed', 'dead', 'workers', 'logs', 'ids', 'quarantine', 'queues'] as const;
+export const FOLDERS = ['tmp', 'pending', 'waiting', 'processing', 'completed', 'dead', 'workers', 'logs', 'ids', 'quarantine', 'queues', 'deps'] as const;
 /** Folders added after format 1 was first released: made on first use in a root that lacks them. */
-const LATER_FOLDERS: readonly string[] = ['queues'];
+const LATER_FOLDERS: readonly string[] = ['queues', 'waiting', 'deps'];
 export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;
 /** Largest job file a worker reads (a stored record, or a file dropped into pending/). */
@@ -33,6 +33,8 @@ export interface Store {
   root: string;
   tmp: string;
   pending: string;
+  /** Jobs waiting for their dependencies (`after`). */
+  waiting: string;
   processing: string;
   completed: string;
   dead: string;
@@ -40,8 +42,10 @@ export interface Store {
   logs: string;
   ids: string;
   quarantine: string;
-  /** Settings of named queues (queues/<name>.limit, .paused) and their run slots (queues/<name>.slots/). */
+  /** Settings of named queues (queues/<name>.limit, .paused) and their admitted runs (queues/<name>.running/). */
   queues: string;
+  /** Who waits for whom: deps/<dependency id>/<waiting job id>. */
+  deps: string;
   config: string;
   /**
    * True when the root's filesystem ignores case in names (macOS's default, WSL's /mnt/c): ids are then
@@ -60,6 +64,7 @@ export function storePaths(root: string, foldsCase = false): Store {
     root,
     tmp: p('tmp'),
     pending: p('pending'),
+    waiting: p('waiting'),
     processing: p('processing'),
     completed: p('completed'),
     dead: p('dead'),
@@ -68,6 +73,7 @@ export function storePaths(root: string, foldsCase = false): Store {
     ids: p('ids'),
     quarantine: p('quarantine'),
     queues: p('queues'),
+    deps: p('deps'),
     config: p('config.json'),
     foldsCase,
   };
@@ -94,7 +100,12 @@ export async function openStore(root: string): Promise<Store> {
   if (marker === null) return createLayout(root);
   const store = storePaths(root, fs.existsSync(join(root, FOLDS_CASE_FILE)));
   for (const name of LATER_FOLDERS) {
-    if (!fs.existsSync(join(root, name))) fs.mkdirSync(join(root, name), { mode: DIR_MODE });
+    try {
+      fs.mkdirSync(join(root, name), { mode: DIR_MODE });
+    } catch (err) {
+      // A read-only root (or one we may only read) is checked as it is, below.
+      if (!isErrno(err, 'EEXIST', 'EROFS', 'EACCES', 'EPERM')) throw rootError(root, `make ${name}/ in`, err);
+    }
   }
   checkFolders(store);
   return store;

@@ -56,6 +56,7 @@ export type WorkerEvent =
   | { type: 'normalized'; worker: string; name: string; id: string }
   | { type: 'quarantined'; worker: string; name: string; reason: string }
   | { type: 'published'; worker: string; count: number }
+  | { type: 'settled'; worker: string; id: string; released: number; doomed: number }
   | { type: 'config'; changed: string[] }
   | { type: 'stopping'; mode: StopMode }
   | { type: 'error'; worker?: string; message: string };
