@@ -34,6 +34,7 @@ import { afterRun, type Next, nextRunNumber } from './outcome.js';
 import { PendingIndex } from './pending-index.js';
 import { type QueueSettings, readQueueSettings } from './queues.js';
 import { recover, sweepTmp } from './recovery.js';
+import { runSchedules } from './schedules.js';
 import { purgeCompleted } from './retention.js';
 import { loadRunner, runCommand, type RunResult } from './runner.js';
 import { StatsRecorder } from './stats.js';
@@ -187,6 +188,7 @@ class Pool {
     this.every(() => 2_000, () => this.stats.flush(Date.now()));
     this.every(() => 60_000, () => (this.config.retentionMs > 0 ? purgeCompleted(this.store, Date.now() - this.config.retentionMs) : undefined), true);
     this.every(() => 600_000, () => sweepTmp(this.store, Date.now()), true);
+    this.every(() => 1_000, () => this.scheduleTick());
   }
 
   private async heartbeatTick(): Promise<void> {
@@ -313,6 +315,15 @@ class Pool {
     this.config = next;
     this.index.reconfigure({ pollIntervalMs: next.pollIntervalMs, poll: next.poll });
     this.emit({ type: 'config', changed });
+  }
+
+  /** Enqueues the slots of recurring schedules that have come (schedules.ts: each exactly once). */
+  private async scheduleTick(): Promise<void> {
+    if (this.stopping) return;
+    const r = await runSchedules(this.store, Date.now(), { maxRetries: this.config.maxRetries });
+    const worker = this.slots[0].id;
+    for (const id of r.enqueued) this.emit({ type: 'scheduled', worker, schedule: id.slice(0, id.lastIndexOf('-')), id });
+    for (const e of r.errors) this.emit({ type: 'error', worker, message: `schedule ${e.name}: ${e.message}` });
   }
 
   // ---- recovery ----

@@ -20,9 +20,9 @@ import { processTag } from './identity.js';
 import { type Job, type JobState, parseStoredJob } from './job.js';
 
 export const FORMAT_MARKER = 'queuectl-queue 1\n';
-export const FOLDERS = ['tmp', 'pending', 'waiting', 'processing', 'completed', 'dead', 'workers', 'logs', 'ids', 'quarantine', 'queues', 'deps'] as const;
+export const FOLDERS = ['tmp', 'pending', 'waiting', 'processing', 'completed', 'dead', 'workers', 'logs', 'ids', 'quarantine', 'queues', 'deps', 'schedules'] as const;
 /** Folders added after format 1 was first released: made on first use in a root that lacks them. */
-const LATER_FOLDERS: readonly string[] = ['queues', 'waiting', 'deps'];
+const LATER_FOLDERS: readonly string[] = ['queues', 'waiting', 'deps', 'schedules'];
 export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;
 /** Largest job file a worker reads (a stored record, or a file dropped into pending/). */
@@ -46,6 +46,8 @@ export interface Store {
   queues: string;
   /** Who waits for whom: deps/<dependency id>/<waiting job id>. */
   deps: string;
+  /** Recurring schedules: schedules/<name>.json and .last. */
+  schedules: string;
   config: string;
   /**
    * True when the root's filesystem ignores case in names (macOS's default, WSL's /mnt/c): ids are then
@@ -74,6 +76,7 @@ export function storePaths(root: string, foldsCase = false): Store {
     quarantine: p('quarantine'),
     queues: p('queues'),
     deps: p('deps'),
+    schedules: p('schedules'),
     config: p('config.json'),
     foldsCase,
   };

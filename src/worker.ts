@@ -57,6 +57,7 @@ export type WorkerEvent =
   | { type: 'quarantined'; worker: string; name: string; reason: string }
   | { type: 'published'; worker: string; count: number }
   | { type: 'settled'; worker: string; id: string; released: number; doomed: number }
+  | { type: 'scheduled'; worker: string; schedule: string; id: string }
   | { type: 'config'; changed: string[] }
   | { type: 'stopping'; mode: StopMode }
   | { type: 'error'; worker?: string; message: string };

@@ -158,6 +158,8 @@ async function argValues(kind: ArgCompletion, before: string[], ctx: Pick<Contex
     case 'commands': return topWords().filter((w) => w.startsWith(cur));
     case 'quarantined': return quarantinedNames(rootOf(before, ctx), cur);
     case 'queues': return queueNames(rootOf(before, ctx), cur);
+    case 'schedules': return (await fsp.readdir(join(rootOf(before, ctx), 'schedules')).catch(() => [] as string[]))
+      .filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)).filter((n) => n.startsWith(cur)).sort();
     default: return jobIds(rootOf(before, ctx), kind, cur);
   }
 }

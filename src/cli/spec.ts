@@ -25,7 +25,7 @@ export interface OptionSpec {
 }
 
 /** What completion offers for an argument. */
-export type ArgCompletion = 'ids' | 'active-ids' | 'dead-ids' | 'quarantined' | 'queues' | 'config-keys' | 'shells' | 'commands';
+export type ArgCompletion = 'ids' | 'active-ids' | 'dead-ids' | 'quarantined' | 'queues' | 'schedules' | 'config-keys' | 'shells' | 'commands';
 
 export interface ArgSpec {
   name: string;
@@ -93,6 +93,7 @@ export const GROUPS: Group[] = [
   { name: 'dlq', defaultAction: 'list', summary: 'The dead letter queue: list, retry, purge', description: 'Jobs that used all their retries (or were cancelled) wait in dead/ until you retry or purge them.' },
   { name: 'quarantine', defaultAction: 'list', summary: 'Files that were not valid jobs: list, release', description: 'A file in pending/ that is not a valid job is moved to quarantine/ with the reason beside it. Fix it there, then release it: it goes back to pending/ and a worker checks it again.' },
   { name: 'queue', defaultAction: 'list', summary: 'Named queues: list, limit, pause, resume', description: 'A job belongs to one queue (enqueue --queue NAME; "default" without it). A queue can be paused (it starts nothing new; what runs finishes) and limited (at most N of its jobs run at once in the whole root, across every worker process and host). Between queues a worker takes turns, so a backlog in one never starves another.' },
+  { name: 'schedule', defaultAction: 'list', summary: 'Recurring schedules: add, list, remove, pause, resume', description: 'A schedule enqueues a job at every slot of its cron expression (5 fields, or 6 with seconds first), in its time zone. Each slot is enqueued once, however many workers run (its job id is <name>-<slot time>); slots missed while no worker ran get at most one catch-up run.' },
   { name: 'config', defaultAction: 'list', summary: 'Settings stored in the root: list, get, set, unset', description: 'Settings live in <root>/config.json. Keys may be written with - or _. Durations take ms, s, m, h, d (a bare number is seconds); sizes take KB, MB, GB.' },
 ];
 
@@ -108,6 +109,7 @@ const load = {
   metrics: () => import('./commands/metrics.js'),
   quarantine: () => import('./commands/quarantine.js'),
   queue: () => import('./commands/queue.js'),
+  schedule: () => import('./commands/schedule.js'),
   completion: () => import('./completion.js'),
   help: () => import('./help.js'),
 };
@@ -345,6 +347,71 @@ export const COMMANDS: Command[] = [
     options: [{ name: 'all', kind: 'boolean', help: 'Every paused queue' }],
     examples: ['queuectl queue resume backups', 'queuectl queue resume --all'],
     run: async (ctx, input) => (await load.queue()).queuePause(ctx, input, false),
+  },
+  {
+    path: ['schedule', 'add'],
+    summary: 'Enqueue a job at every slot of a cron expression: schedule add NAME --cron EXPR [--tz ZONE] [job flags] -- CMD',
+    description: [
+      'The job flags are those of enqueue (--priority, --queue, --timeout, --max-retries, --cwd, --env, --after). Its',
+      'jobs are named <name>-<slot time in UTC>, so each slot runs once however many workers and hosts run.',
+      'Without --tz the expression is read in the time zone this command runs in. Slots missed while no worker',
+      'ran: at most one catch-up run (the latest). Slots before the schedule was added never run.',
+    ].join('\n'),
+    args: [{ name: 'NAME' }],
+    rest: true,
+    restUsage: '-- COMMAND ARGS...',
+    options: [
+      { name: 'cron', kind: 'string', value: 'EXPR', help: 'When: minute hour day month weekday, or seconds first (6 fields)' },
+      { name: 'tz', kind: 'string', value: 'ZONE', help: 'IANA time zone of the expression (default: this one)' },
+      { name: 'file', kind: 'string', value: 'PATH', path: true, help: 'Read jobs from a file (object, array or NDJSON)' },
+      { name: 'id', kind: 'string', value: 'ID', help: 'Job id (default: generated, time-sortable); unique across all states' },
+      { name: 'priority', kind: 'string', value: 'N', help: '-999..999, lower runs first (default 0)' },
+      { name: 'delay', kind: 'string', value: 'DURATION', help: 'Run no earlier than this from now: 30s, 5m, 1h' },
+      { name: 'run-at', kind: 'string', value: 'TIME', help: 'Run no earlier than this ISO-8601 time; local time without an offset' },
+      opt.timeout('Kill the command after this long (default: config timeout)'),
+      { name: 'max-retries', kind: 'string', value: 'N', help: 'Retries after the first run, 0..100 (default: config max-retries)' },
+      { name: 'cwd', kind: 'string', value: 'DIR', path: true, help: 'Working directory; a relative one is resolved here (default: here)' },
+      { name: 'env', kind: 'list', value: 'NAME=VALUE', help: 'Environment variable for the command (repeatable)' },
+      { name: 'queue', kind: 'string', value: 'NAME', help: 'The named queue of the job: 1-64 of a-z 0-9 _ - (default: default)' },
+      { name: 'after', kind: 'list', value: 'ID', help: 'Run only once job ID has completed (repeatable); the job waits meanwhile' },
+      { name: 'if-absent', kind: 'boolean', help: 'A job whose id is already used is not an error: say "Exists ID", exit 0' },
+      opt.json('Print the schedule as JSON'),
+    ],
+    examples: ["queuectl schedule add nightly-backup --cron '0 2 * * *' --queue backups -- ./backup.sh", "queuectl schedule add every-10s --cron '*/10 * * * * *' -- date"],
+    run: async (ctx, input) => (await load.schedule()).scheduleAdd(ctx, input),
+  },
+  {
+    path: ['schedule', 'list'],
+    summary: 'Every schedule with its next run and the last slot enqueued',
+    args: [],
+    options: [opt.json('Print [{name, cron, tz, job, paused, next: [...], last}]')],
+    examples: ['queuectl schedule list'],
+    readOnly: true,
+    run: async (ctx, input) => (await load.schedule()).scheduleList(ctx, input),
+  },
+  {
+    path: ['schedule', 'remove'],
+    summary: 'Remove schedules (the jobs they enqueued stay)',
+    args: [{ name: 'NAME', variadic: true, complete: 'schedules' }],
+    options: [],
+    examples: ['queuectl schedule remove nightly-backup'],
+    run: async (ctx, input) => (await load.schedule()).scheduleRemove(ctx, input),
+  },
+  {
+    path: ['schedule', 'pause'],
+    summary: 'A paused schedule enqueues nothing (its slots are skipped, not made up later)',
+    args: [{ name: 'NAME', variadic: true, complete: 'schedules' }],
+    options: [],
+    examples: ['queuectl schedule pause nightly-backup'],
+    run: async (ctx, input) => (await load.schedule()).schedulePause(ctx, input, true),
+  },
+  {
+    path: ['schedule', 'resume'],
+    summary: 'The schedule enqueues again from its next slot',
+    args: [{ name: 'NAME', variadic: true, complete: 'schedules' }],
+    options: [],
+    examples: ['queuectl schedule resume nightly-backup'],
+    run: async (ctx, input) => (await load.schedule()).schedulePause(ctx, input, false),
   },
   {
     path: ['config', 'list'],

@@ -51,7 +51,7 @@ export function shellQuote(word: string): string {
 }
 
 /** The job built from flags: everything after `--` is the command. Values are validated by createJob. */
-function specFromFlags(ctx: Context, input: Input, words: string[]): Record<string, unknown> {
+export function specFromFlags(ctx: Context, input: Input, words: string[]): Record<string, unknown> {
   const spec: Record<string, unknown> = {
     command: words.length === 1 ? words[0] : words.map(shellQuote).join(' '),
   };

@@ -50,6 +50,7 @@ export function formatEvent(e: WorkerEvent, now: number, hint: StopHint = { term
       case 'normalized': return `${pc.cyan('accepted')} pending/${e.name} as ${id}`;
       case 'quarantined': return `${pc.gray('quarantined')} ${e.name}: ${e.reason}`;
       case 'published': return `${pc.cyan('published')} ${e.count} job${e.count > 1 ? 's' : ''} of a committed batch whose enqueue did not finish`;
+      case 'scheduled': return `${pc.cyan('scheduled')} ${id} (schedule ${e.schedule})`;
       case 'settled': return `${pc.cyan('dependents')} of ${id}: ${e.released} may run now${e.doomed ? `, ${e.doomed} dead (dependency-failed)` : ''}`;
       case 'config': return `${pc.bold('config changed')}: ${e.changed.join(', ')} (applied)`;
       case 'stopping': return pc.bold(e.mode === 'force'
