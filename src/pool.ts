@@ -210,7 +210,10 @@ class Pool {
     }
     const freed = [...this.settings.paused].some((q) => !next.paused.has(q))
       || [...this.settings.limits].some(([q, n]) => (next.limits.get(q) ?? Infinity) > n);
+    const key = (x: QueueSettings) => JSON.stringify([[...x.paused].sort(), [...x.limits].sort()]);
+    const changed = key(next) !== key(this.settings);
     this.settings = next;
+    if (changed) this.emit({ type: 'queues', paused: [...next.paused].sort(), limits: Object.fromEntries(next.limits) });
     if (freed) this.index.wakeAll();
   }
 

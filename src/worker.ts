@@ -59,6 +59,7 @@ export type WorkerEvent =
   | { type: 'settled'; worker: string; id: string; released: number; doomed: number }
   | { type: 'scheduled'; worker: string; schedule: string; id: string }
   | { type: 'config'; changed: string[] }
+  | { type: 'queues'; paused: string[]; limits: Record<string, number> }
   | { type: 'stopping'; mode: StopMode }
   | { type: 'error'; worker?: string; message: string };
 

@@ -199,7 +199,7 @@ export async function memoryKb(pid: number): Promise<{ hwm: number; rss: number 
 
 // ---- reading the queue folders directly ---------------------------------------------------------------
 
-export type State = 'pending' | 'processing' | 'completed' | 'dead';
+export type State = 'pending' | 'waiting' | 'processing' | 'completed' | 'dead';
 
 export interface JobFile {
   state: State;
@@ -207,8 +207,9 @@ export interface JobFile {
   name: string;
 }
 
-const PENDING = /^(?:\.(?:stage|intake)~[^~]+~)?\d{13}-\d{4}-\d{3}-(.+)\.json$/;
-const CLAIM = /^\d{13}-\d{4}-\d{3}-(.+)~[a-z0-9]+~\d+\.json$/;
+const PENDING = /^(?:\.(?:stage|intake)~[^~]+~)?\d{13}-\d{4}-\d{3}-(?:[a-z0-9_-]{1,64}@)?([^@]+)\.json$/;
+const CLAIM = /^\d{13}-\d{4}-\d{3}-(?:[a-z0-9_-]{1,64}@)?([^@~]+)~[a-z0-9]+~\d+\.json$/;
+const WAITING = /^(?:[a-z0-9_-]{1,64}@)?([^@]+)\.json$/;
 
 async function names(dir: string): Promise<string[]> {
   return fsp.readdir(dir).catch(() => [] as string[]);
@@ -226,6 +227,9 @@ export async function jobFiles(root: string, id: string): Promise<JobFile[]> {
       if (!(await fsp.access(path).then(() => true, () => false))) continue;
     }
     found.push({ state: 'pending', path, name });
+  }
+  for (const name of await names(join(root, 'waiting'))) {
+    if (!name.startsWith('.') && WAITING.exec(name)?.[1] === id) found.push({ state: 'waiting', path: join(root, 'waiting', name), name });
   }
   for (const name of await names(join(root, 'processing'))) {
     if (CLAIM.exec(name)?.[1] === id) found.push({ state: 'processing', path: join(root, 'processing', name), name });

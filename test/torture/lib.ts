@@ -409,8 +409,8 @@ export interface JobFile {
   staged?: boolean;
 }
 
-const PENDING_RE = /^(\.(?:stage|intake)~[^~]+~)?(\d{13})-(\d{4})-(\d{3})-([A-Za-z0-9_][A-Za-z0-9._-]{0,127})\.json$/;
-const CLAIM_RE = /^\d{13}-\d{4}-\d{3}-([A-Za-z0-9_][A-Za-z0-9._-]{0,127})~[a-z0-9]+~\d+\.json$/;
+const PENDING_RE = /^(\.(?:stage|intake)~[^~]+~)?(\d{13})-(\d{4})-(\d{3})-(?:[a-z0-9_-]{1,64}@)?([A-Za-z0-9_][A-Za-z0-9._-]{0,127})\.json$/;
+const CLAIM_RE = /^\d{13}-\d{4}-\d{3}-(?:[a-z0-9_-]{1,64}@)?([A-Za-z0-9_][A-Za-z0-9._-]{0,127})~[a-z0-9]+~\d+\.json$/;
 
 async function names(dir: string): Promise<string[]> {
   return fsp.readdir(dir).catch(() => [] as string[]);

@@ -52,6 +52,7 @@ export function formatEvent(e: WorkerEvent, now: number, hint: StopHint = { term
       case 'published': return `${pc.cyan('published')} ${e.count} job${e.count > 1 ? 's' : ''} of a committed batch whose enqueue did not finish`;
       case 'scheduled': return `${pc.cyan('scheduled')} ${id} (schedule ${e.schedule})`;
       case 'settled': return `${pc.cyan('dependents')} of ${id}: ${e.released} may run now${e.doomed ? `, ${e.doomed} dead (dependency-failed)` : ''}`;
+      case 'queues': return `${pc.bold('queues')}: paused ${e.paused.join(', ') || 'none'}; limits ${Object.entries(e.limits).map(([q, n]) => `${q} ${n}`).join(', ') || 'none'}`;
       case 'config': return `${pc.bold('config changed')}: ${e.changed.join(', ')} (applied)`;
       case 'stopping': return pc.bold(e.mode === 'force'
         ? 'stopping now: killing running jobs (they go back to pending)'

@@ -1,0 +1,231 @@
+// Organizing work (issue 12) with real worker processes on real temp roots: named queues with limits and
+// pauses, workers restricted to queues, taking turns between queues; dependencies (waiting, released,
+// dependency-failed, retry); recurring schedules (each slot once with several workers, at most one
+// catch-up); enqueue --if-absent.
+
+import assert from 'node:assert/strict';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { dueSlot } from '../src/schedules.js';
+import { waitFor } from './helpers.js';
+import { completedCount, enqueue, folder, ledgerLines, makeQueue, readJobFile, startWorker, waitForState } from './worker-helpers.js';
+
+/** A job that writes "start <id> <ms>" and "end <id> <ms>" around a sleep. */
+const timed = (ledger: string, id: string, sleep = '0.3') => `echo "start ${id} $(date +%s%3N)" >> ${ledger}; sleep ${sleep}; echo "end ${id} $(date +%s%3N)" >> ${ledger}`;
+
+/** Most jobs of `prefix` running at once, from a ledger of timed() lines. */
+function maxOverlap(lines: string[], prefix: string): number {
+  const events = lines.map((l) => l.split(' ')).filter(([, id]) => id.startsWith(prefix)).map(([kind, , t]) => ({ t: Number(t), d: kind === 'start' ? 1 : -1 }));
+  events.sort((a, b) => a.t - b.t || a.d - b.d);
+  let now = 0;
+  let max = 0;
+  for (const e of events) max = Math.max(max, (now += e.d));
+  return max;
+}
+
+describe('named queues', () => {
+  test('a queue limit holds across worker processes: at most N of its jobs at once, other queues unaffected', async (t) => {
+    const q = await makeQueue(t);
+    await q.ok(['queue', 'limit', 'backups', '2']);
+    for (let i = 0; i < 8; i++) await enqueue(q, timed(q.ledger, `b${i}`), ['--queue', 'backups', '--id', `b${i}`]);
+    for (let i = 0; i < 4; i++) await enqueue(q, timed(q.ledger, `d${i}`, '0.2'), ['--id', `d${i}`]);
+    await Promise.all([startWorker(q, ['--count', '3']), startWorker(q, ['--count', '3'])]);
+    await waitFor(async () => (await completedCount(q.root)) === 12, { timeoutMs: 20_000, what: 'all 12 jobs to complete' });
+    const lines = await ledgerLines(q);
+    assert.equal(maxOverlap(lines, 'b'), 2, 'backups ran at most 2 at once (and used both)');
+    assert.ok(maxOverlap(lines, 'd') >= 2, 'the default queue was not held back by the limit of another');
+    await waitFor(async () => (await fsp.readdir(join(q.root, 'queues', 'backups.running'))).length === 0, { what: 'every admission to end' });
+  });
+
+  test('a paused queue starts nothing new, what runs finishes; resume starts it again; status and queue list say so', async (t) => {
+    const q = await makeQueue(t);
+    const w = await startWorker(q, ['--count', '2']);
+    const first = await enqueue(q, `sleep 0.5; echo first >> ${q.ledger}`, ['--queue', 'reports']);
+    await w.waitForOutput(new RegExp(`processing ${first}`));
+    await q.ok(['queue', 'pause', 'reports']);
+    await w.waitForOutput(/queues: paused reports/); // at the worker's next heartbeat (50ms here)
+    const second = await enqueue(q, `echo second >> ${q.ledger}`, ['--queue', 'reports']);
+    await waitForState(q.root, first, 'completed');
+    await new Promise((r) => setTimeout(r, 600)); // several heartbeats and a rescan: it must still wait
+    assert.equal((await readJobFile(q.root, second)).state, 'pending');
+    const list = JSON.parse(await q.ok(['queue', 'list', '--json'])) as { name: string; paused: boolean; pending: number }[];
+    assert.deepEqual(list.find((x) => x.name === 'reports'), { ...list.find((x) => x.name === 'reports'), paused: true, pending: 1 });
+    await q.ok(['queue', 'resume', 'reports']);
+    await waitForState(q.root, second, 'completed');
+    assert.deepEqual(await ledgerLines(q), ['first', 'second']);
+  });
+
+  test('worker start --queue takes only those queues; between queues a worker takes turns (no starvation)', async (t) => {
+    const q = await makeQueue(t);
+    for (let i = 0; i < 20; i++) await q.ok(['enqueue', JSON.stringify({ id: `big${i}`, command: `echo big${i} >> ${q.ledger}`, queue: 'big' })]);
+    for (let i = 0; i < 3; i++) await q.ok(['enqueue', JSON.stringify({ id: `small${i}`, command: `echo small${i} >> ${q.ledger}`, queue: 'small' })]);
+    await q.ok(['enqueue', JSON.stringify({ id: 'other', command: `echo other >> ${q.ledger}`, queue: 'other' })]);
+    const w = await startWorker(q, ['--queue', 'big', '--queue', 'small']);
+    await waitFor(async () => (await ledgerLines(q)).length === 23, { timeoutMs: 15_000, what: 'the 23 jobs of big and small to run' });
+    const lines = await ledgerLines(q);
+    // Turns: the 3 small jobs run among the first 6, not after the 20 big ones.
+    assert.ok(lines.slice(0, 6).filter((l) => l.startsWith('small')).length === 3, lines.join(' '));
+    assert.equal((await readJobFile(q.root, 'other')).state, 'pending', 'a queue the worker does not serve is left alone');
+    void w;
+  });
+
+  test('bad queue names are refused at enqueue and worker start, with what is expected', async (t) => {
+    const q = await makeQueue(t);
+    const r = await q.cli(['enqueue', '--queue', 'Bad Name', '--', 'true']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /field "queue" must be 1-64 characters of a-z 0-9 _ -/);
+    const w = await q.cli(['worker', 'start', '--queue', 'UPPER']);
+    assert.equal(w.code, 2);
+    assert.match(w.stderr, /Expected --queue to be a queue name/);
+    const l = await q.cli(['queue', 'limit', 'x', '-1']);
+    assert.equal(l.code, 2);
+  });
+});
+
+describe('dependencies', () => {
+  test('a job waits until every job it names has completed, then runs; 200 waiting on one start together', async (t) => {
+    const q = await makeQueue(t);
+    await enqueue(q, `sleep 0.4; echo root >> ${q.ledger}`, ['--id', 'root']);
+    const ndjson = Array.from({ length: 200 }, (_, i) => JSON.stringify({ id: `leaf${i}`, command: `echo leaf >> ${q.ledger}`, after: ['root'] })).join('\n');
+    await q.ok(['enqueue', '-'], { input: ndjson });
+    await enqueue(q, `echo last >> ${q.ledger}`, ['--id', 'last', '--after', 'leaf0', '--after', 'leaf199']);
+    assert.equal((await folder(q.root, 'waiting')).length, 201);
+    const status = JSON.parse(await q.ok(['status', '--json'])) as { counts: { waiting: number } };
+    assert.equal(status.counts.waiting, 201);
+    await startWorker(q, ['--count', '4']);
+    await waitFor(async () => (await completedCount(q.root)) === 202, { timeoutMs: 30_000, what: 'all 202 jobs to complete' });
+    const lines = await ledgerLines(q);
+    assert.equal(lines[0], 'root', 'nothing ran before its dependency');
+    assert.equal(lines.at(-1), 'last');
+    assert.deepEqual(await fsp.readdir(join(q.root, 'deps')), [], 'no link is left');
+  });
+
+  test('an unknown dependency is refused (exit 2); one later in the batch is refused too (no cycles)', async (t) => {
+    const q = await makeQueue(t);
+    const r = await q.cli(['enqueue', '--after', 'nope', '--', 'true']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /field "after" names "nope", which is not a job/);
+    const b = await q.cli(['enqueue', '-'], { input: '{"id":"x","command":"true","after":["y"]}\n{"id":"y","command":"true"}' });
+    assert.equal(b.code, 2);
+    assert.match(b.stderr, /names "y", which is later in this batch/);
+    const ok = await q.cli(['enqueue', '-'], { input: '{"id":"y","command":"true"}\n{"id":"x","command":"true","after":["y"]}' });
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
+  test('a dependency that ends dead sends its dependents (and theirs) to dead with dependency-failed; dlq retry puts one back to waiting', async (t) => {
+    const q = await makeQueue(t);
+    await enqueue(q, `[ -e ${q.dir}/ok ] || exit 3`, ['--id', 'flaky', '--max-retries', '0']);
+    await enqueue(q, `echo child >> ${q.ledger}`, ['--id', 'child', '--after', 'flaky']);
+    await enqueue(q, `echo grandchild >> ${q.ledger}`, ['--id', 'grandchild', '--after', 'child']);
+    await startWorker(q);
+    const child = await waitForState(q.root, 'child', 'dead');
+    assert.equal(child.failed_dependency, 'flaky');
+    assert.match(child.last_error!, /dependency-failed: job "flaky" ended dead/);
+    const grand = await waitForState(q.root, 'grandchild', 'dead');
+    assert.equal(grand.failed_dependency, 'child');
+    // Retrying the dependent while its dependency is still dead sends it straight back.
+    await q.ok(['dlq', 'retry', 'grandchild']);
+    await waitFor(async () => (await readJobFile(q.root, 'grandchild').catch(() => null))?.state === 'dead', { what: 'grandchild dead again' });
+    // Retry the dependency (it succeeds now) and then the dependents: they wait for it, then run in order.
+    await fsp.writeFile(join(q.dir, 'ok'), '');
+    await q.ok(['dlq', 'retry', 'flaky', 'child', 'grandchild']);
+    const done = await waitForState(q.root, 'grandchild', 'completed');
+    assert.deepEqual(await ledgerLines(q), ['child', 'grandchild']);
+    assert.deepEqual(done.history!.map((h) => h.reason), ['completed'], 'it ran once, after child');
+  });
+
+  test('cancel of a waiting job sends it and its dependents to dead', async (t) => {
+    const q = await makeQueue(t);
+    await enqueue(q, 'true', ['--id', 'later', '--delay', '1h']);
+    await enqueue(q, 'true', ['--id', 'w1', '--after', 'later']);
+    await enqueue(q, 'true', ['--id', 'w2', '--after', 'w1']);
+    assert.match(await q.ok(['cancel', 'w1']), /Cancelled w1/);
+    assert.equal((await readJobFile(q.root, 'w1')).state, 'dead');
+    assert.equal((await readJobFile(q.root, 'w2')).state, 'dead');
+    assert.equal((await readJobFile(q.root, 'w2')).job.last_error, 'dependency-failed: job "w1" ended dead');
+  });
+});
+
+describe('recurring schedules', () => {
+  test('each slot is enqueued once with three worker processes; list shows the next runs; remove stops it', async (t) => {
+    const q = await makeQueue(t);
+    const added = await q.ok(['schedule', 'add', 'tick', '--cron', '* * * * * *', '--tz', 'UTC', '--', `echo $QUEUECTL_JOB_ID >> ${q.ledger}`]);
+    assert.match(added, /Added schedule tick \(\* \* \* \* \* \*, UTC\); next run \d{4}-/);
+    const list = JSON.parse(await q.ok(['schedule', 'list', '--json'])) as { name: string; next: string[] }[];
+    assert.equal(list[0].next.length, 3);
+    await Promise.all([startWorker(q), startWorker(q), startWorker(q)]);
+    await waitFor(async () => (await ledgerLines(q)).length >= 4, { timeoutMs: 15_000, what: 'four slots to run' });
+    await q.ok(['schedule', 'remove', 'tick']);
+    await new Promise((r) => setTimeout(r, 1_500)); // a slot or more after the removal
+    const lines = await ledgerLines(q);
+    assert.equal(new Set(lines).size, lines.length, `no slot ran twice: ${lines.join(' ')}`);
+    for (const l of lines) assert.match(l, /^tick-\d{8}T\d{6}Z$/);
+    const after = (await ledgerLines(q)).length;
+    await new Promise((r) => setTimeout(r, 1_200));
+    assert.equal((await ledgerLines(q)).length, after, 'a removed schedule enqueues nothing');
+  });
+
+  test('slots missed while no worker ran: at most one catch-up run; a paused schedule skips its slots', async (t) => {
+    const q = await makeQueue(t);
+    await q.ok(['schedule', 'add', 'often', '--cron', '* * * * * *', '--tz', 'UTC', '--', `echo $QUEUECTL_JOB_ID >> ${q.ledger}`]);
+    await new Promise((r) => setTimeout(r, 3_200)); // three slots pass with no worker
+    const startedAt = Date.now();
+    await startWorker(q);
+    await waitFor(async () => (await ledgerLines(q)).length >= 1, { what: 'the catch-up run' });
+    await q.ok(['schedule', 'pause', 'often']);
+    const atPause = (await ledgerLines(q)).length;
+    await new Promise((r) => setTimeout(r, 2_200)); // two slots while paused
+    assert.ok((await ledgerLines(q)).length <= atPause + 1, 'a paused schedule enqueues nothing new (one enqueued as it paused may run)');
+    const ids = await ledgerLines(q);
+    const slotOf = (id: string) => Date.parse(id.replace(/^often-(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'));
+    const missed = ids.map(slotOf).filter((slot) => slot < startedAt);
+    assert.ok(missed.length <= 1, `at most one catch-up run for the three slots missed before any worker ran: ${ids.join(' ')}`);
+  });
+
+  test('the catch-up rule: of the slots missed since the last one enqueued, only the latest runs', () => {
+    const t0 = Date.parse('2026-03-01T10:00:00Z');
+    const s = { name: 'x', cron: '0 * * * *', tz: 'UTC', job: {}, created_at: new Date(t0).toISOString(), paused: false };
+    assert.equal(dueSlot(s, null, t0 + 30 * 60_000), null, 'no slot has come yet');
+    assert.equal(dueSlot(s, null, Date.parse('2026-03-01T15:10:00Z')), Date.parse('2026-03-01T15:00:00Z'), 'five missed: the latest only');
+    assert.equal(dueSlot(s, Date.parse('2026-03-01T15:00:00Z'), Date.parse('2026-03-01T15:59:59Z')), null, 'enqueued: nothing more until the next');
+    assert.equal(dueSlot(s, Date.parse('2026-03-01T15:00:00Z'), Date.parse('2026-03-01T16:00:00Z')), Date.parse('2026-03-01T16:00:00Z'));
+    assert.equal(dueSlot({ ...s, created_at: '2026-03-01T15:30:00Z' }, null, Date.parse('2026-03-01T15:40:00Z')), null, 'slots before the schedule was added never run');
+    assert.equal(dueSlot({ ...s, paused: true }, null, Date.parse('2026-03-01T15:10:00Z')), null, 'paused');
+    assert.equal(dueSlot({ ...s, resumed_at: '2026-03-01T15:05:00Z' }, null, Date.parse('2026-03-01T15:10:00Z')), null, 'slots skipped while paused are not made up');
+    const berlin = { ...s, cron: '0 2 * * *', tz: 'Europe/Berlin', created_at: '2026-03-01T00:00:00Z' };
+    assert.equal(new Date(dueSlot(berlin, null, Date.parse('2026-03-02T03:00:00Z'))!).toISOString(), '2026-03-02T01:00:00.000Z', '02:00 in Berlin is 01:00 UTC in winter');
+  });
+
+  test('bad schedules are refused: cron, time zone, --id, an existing name', async (t) => {
+    const q = await makeQueue(t);
+    for (const [args, re] of [
+      [['--cron', '61 * * * *'], /Invalid cron expression "61 \* \* \* \*": Invalid value for minute: 61/],
+      [['--cron', '* * * * *', '--tz', 'Mars/Olympus'], /Invalid time zone "Mars\/Olympus"/],
+      [['--cron', '* * * * *', '--id', 'x'], /leave --id out/],
+    ] as const) {
+      const r = await q.cli(['schedule', 'add', 'bad', ...args, '--', 'true']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, re);
+    }
+    await q.ok(['schedule', 'add', 'dup', '--cron', '0 0 * * *', '--', 'true']);
+    const again = await q.cli(['schedule', 'add', 'dup', '--cron', '0 0 * * *', '--', 'true']);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /Schedule "dup" exists already/);
+  });
+});
+
+describe('enqueue --if-absent', () => {
+  test('an id in use is not an error: "Exists ID", exit 0, nothing enqueued twice; the rest of a batch is enqueued', async (t) => {
+    const q = await makeQueue(t);
+    await q.ok(['enqueue', '--id', 'nightly-2026-12-01', '--', 'true']);
+    const again = await q.ok(['enqueue', '--id', 'nightly-2026-12-01', '--if-absent', '--', 'true']);
+    assert.match(again, /^Exists nightly-2026-12-01$/m);
+    const batch = await q.ok(['enqueue', '-', '--if-absent'], { input: '{"id":"nightly-2026-12-01","command":"true"}\n{"id":"new1","command":"true"}' });
+    assert.match(batch, /Enqueued new1/);
+    assert.match(batch, /Exists nightly-2026-12-01/);
+    assert.equal((await folder(q.root, 'pending')).length, 2);
+    const plain = await q.cli(['enqueue', '--id', 'new1', '--', 'true']);
+    assert.equal(plain.code, 2, 'without --if-absent it is an error');
+  });
+});
