@@ -6,6 +6,7 @@ import { caseBadInput } from './badinput.js';
 import { caseDiskFull } from './diskfull.js';
 import { caseFaults, caseZombie } from './faults.js';
 import { caseLedger, caseRacing, caseStorm } from './load.js';
+import { caseDependents, caseQueueLimit, caseScheduleSlots } from './organize.js';
 import { caseSecurity } from './security.js';
 import { caseShared, caseSharedSsh } from './shared.js';
 import { caseClock, caseWatcher } from './timing.js';
@@ -29,5 +30,8 @@ export const CASES: Case[] = [
   { id: '9', key: 'clock', title: 'Clock: future jobs never early, far past and far future, a step back (simulated)', run: caseClock },
   { id: '10', key: 'shared-fs', title: 'Shared filesystem: one folder mounted twice (bindfs), two hosts (unshare -u), one killed', run: caseShared },
   { id: '11', key: 'shared-sshfs', title: 'Shared filesystem over sshfs: one folder mounted twice from an sshd on 127.0.0.1, two hosts (UTS + PID namespaces), one crashed', run: caseSharedSsh },
+  { id: '12', key: 'queue-limit', title: 'Queue limit: a queue limited to 2, three worker processes killed at random: never more than 2 at once', run: caseQueueLimit },
+  { id: '13', key: 'dependents', title: 'Dependencies: trees of jobs under a kill -9 storm: no job starts before its dependencies completed', run: caseDependents },
+  { id: '14', key: 'schedule', title: 'Schedule: a slot a second, three workers, one frozen past stale-after: no slot twice, none skipped', run: caseScheduleSlots },
   { id: 'sec', key: 'security', title: 'Security: modes under umask 000, unsafe roots refused, no escape from the root, env values hidden', run: caseSecurity },
 ];
