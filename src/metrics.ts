@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { oldestDueAt, readStatus, type StatusReport } from './inspect.js';
 import { DURATION_BUCKETS, OUTCOMES, readStats, type StatsSnapshot } from './stats.js';
+import { listQueues, type QueueReport } from './queues.js';
 import type { Store } from './store.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -32,17 +33,19 @@ export interface MetricsInput {
   now: number;
   /** @default packageVersion() */
   version?: string;
+  /** Per-queue counts, limits and pauses (queues.ts listQueues); none: the queue metrics are left out. */
+  queues?: QueueReport[];
 }
 
 /** Reads the root and renders the metrics page. */
 export async function collectMetrics(store: Store, staleAfterMs: number, now: number): Promise<string> {
   // The folders and the counters are not read at one instant: each figure is right on its own.
-  const [status, oldest, stats] = await Promise.all([readStatus(store, now, staleAfterMs), oldestDueAt(store, now), readStats(store)]);
-  return formatMetrics({ status, stats, oldestDueAt: oldest, now });
+  const [status, oldest, stats, queues] = await Promise.all([readStatus(store, now, staleAfterMs), oldestDueAt(store, now), readStats(store), listQueues(store, now)]);
+  return formatMetrics({ status, stats, oldestDueAt: oldest, now, queues });
 }
 
 /** Renders the metrics page. Pure. */
-export function formatMetrics({ status, stats, oldestDueAt, now, version = packageVersion() }: MetricsInput): string {
+export function formatMetrics({ status, stats, oldestDueAt, now, version = packageVersion(), queues }: MetricsInput): string {
   const lines: string[] = [];
   const metric = (name: string, type: string, help: string, samples: [labels: string, value: number][]) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -52,7 +55,14 @@ export function formatMetrics({ status, stats, oldestDueAt, now, version = packa
   metric('queuectl_build_info', 'gauge', 'The queuectl version serving these metrics (always 1).', [[`{version="${label(version)}",node="${label(process.version)}"}`, 1]]);
   const c = status.counts;
   metric('queuectl_jobs', 'gauge', 'Jobs by state (pending = ready now; scheduled = run_at ahead; failed = awaiting a retry).',
-    (['pending', 'scheduled', 'failed', 'processing', 'completed', 'dead', 'quarantined'] as const).map((s) => [`{state="${s}"}`, c[s]]));
+    (['pending', 'scheduled', 'failed', 'waiting', 'processing', 'completed', 'dead', 'quarantined'] as const).map((s) => [`{state="${s}"}`, c[s]]));
+  if (queues) {
+    // Jobs that have not finished, by queue (finished ones are counted above; their folders carry no queue).
+    const states = ['pending', 'scheduled', 'failed', 'waiting', 'processing'] as const;
+    metric('queuectl_queue_jobs', 'gauge', 'Jobs not finished yet, by queue and state.', queues.flatMap((q) => states.map((s) => [`{queue="${label(q.name)}",state="${s}"}`, q[s]] as [string, number])));
+    metric('queuectl_queue_limit', 'gauge', 'Most jobs of the queue that run at once (0: no limit).', queues.map((q) => [`{queue="${label(q.name)}"}`, q.limit]));
+    metric('queuectl_queue_paused', 'gauge', '1 when the queue is paused (starts nothing new).', queues.map((q) => [`{queue="${label(q.name)}"}`, q.paused ? 1 : 0]));
+  }
   metric('queuectl_jobs_completed_total', 'counter', 'Job runs that succeeded, over the life of the root.', [['', stats.completed]]);
   metric('queuectl_jobs_failed_total', 'counter', 'Job runs that failed (each failed attempt, including the last one of a dead job).', [['', stats.failed]]);
   metric('queuectl_jobs_dead_total', 'counter', 'Jobs moved to the dead letter queue by workers.', [['', stats.dead]]);

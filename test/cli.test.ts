@@ -175,7 +175,7 @@ describe('a closed stdout', () => {
     r.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     r.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
     await new Promise((res) => r.on('close', res));
-    assert.match(out, /^ID\s+STATE\s+RUNS\s+PRIO\s+WHEN\s+COMMAND\nstatus=0\n$/);
+    assert.match(out, /^ID\s+STATE\s+QUEUE\s+RUNS\s+PRIO\s+WHEN\s+COMMAND\nstatus=0\n$/);
     assert.equal(err, '');
   });
 

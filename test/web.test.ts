@@ -266,6 +266,43 @@ describe('JSON API', () => {
 });
 
 describe('CSRF and tokens', () => {
+  test('the Queues panel: counts by queue, limits, pause and resume by form (CSRF) or API; schedules with their next run; /metrics by queue', async (t) => {
+    const d = await startDashboard(t);
+    await d.enqueue([{ id: 'q1', command: 'true', queue: 'reports' }, { id: 'q2', command: 'true', queue: 'reports', delay: '1h' }, { id: 'q3', command: 'true' }]);
+    const cli = (args: string[]) => runCli(['--root', d.root, ...args]);
+    assert.equal((await cli(['queue', 'limit', 'reports', '2'])).code, 0);
+    assert.equal((await cli(['schedule', 'add', 'nightly', '--cron', '0 2 * * *', '--tz', 'UTC', '--', 'true'])).code, 0);
+    const page = await (await d.get('/', { headers: HTML })).text();
+    assert.match(page, /<tr data-queue="reports">\s*<td class="mono">reports<\/td>\s*<td class="num">1<\/td>\s*<td class="num hide-narrow">1<\/td>/);
+    assert.match(page, /<tr data-schedule="nightly">[\s\S]*?0 2 \* \* \*[\s\S]*?\d{4}-\d\d-\d\d 02:00:00/);
+    const csrf = csrfFromPage(page);
+    // Without the token: refused, nothing changes.
+    const refused = await d.get('/api/queues/reports/pause', { method: 'POST', headers: JSON_ACCEPT });
+    assert.equal(refused.status, 403);
+    assert.equal((JSON.parse((await cli(['queue', 'list', '--json'])).stdout) as { name: string; paused: boolean }[]).find((q) => q.name === 'reports')!.paused, false);
+    // A plain form post: 303 back with the outcome; the queue is paused.
+    const form = await d.get('/api/queues/reports/pause', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', origin: d.base, referer: `${d.base}/` },
+      body: new URLSearchParams({ _csrf: csrf, back: '/' }),
+    });
+    assert.equal(form.status, 303);
+    assert.equal(form.headers.get('location'), '/?done=paused&queue=reports');
+    const after = await (await d.get(form.headers.get('location')!, { headers: HTML })).text();
+    assert.match(after, /Paused queue reports/);
+    assert.match(after, /data-queue="reports">[\s\S]*?data-queue-state>paused</);
+    const api = await (await d.get('/api/queues', { headers: JSON_ACCEPT })).json() as { name: string; paused: boolean; limit: number }[];
+    assert.deepEqual(api.find((q) => q.name === 'reports'), { ...api.find((q) => q.name === 'reports')!, paused: true, limit: 2 });
+    const metrics = await (await d.get('/metrics')).text();
+    assert.match(metrics, /^queuectl_queue_paused\{queue="reports"\} 1$/m);
+    assert.match(metrics, /^queuectl_queue_limit\{queue="reports"\} 2$/m);
+    assert.match(metrics, /^queuectl_queue_jobs\{queue="reports",state="scheduled"\} 1$/m);
+    const resume = await d.get('/api/queues/reports/resume', { method: 'POST', headers: { 'x-csrf-token': csrf, ...JSON_ACCEPT } });
+    assert.deepEqual(await resume.json(), { queue: 'reports', paused: false });
+    const bad = await d.get('/api/queues/Bad%20Name/pause', { method: 'POST', headers: { 'x-csrf-token': csrf, ...JSON_ACCEPT } });
+    assert.equal(bad.status, 409);
+  });
+
   test('a POST without the CSRF token, or from another site, is refused with 403 and changes nothing', async (t) => {
     const d = await startDashboard(t);
     await d.enqueue([{ id: 'c1', command: 'true' }]);

@@ -46,6 +46,7 @@ const STATE_COLOR: Record<string, keyof Colors> = {
   pending: 'cyan',
   scheduled: 'blue',
   failed: 'yellow',
+  waiting: 'white',
   processing: 'magenta',
   completed: 'green',
   dead: 'red',

@@ -9,13 +9,17 @@
 //   POST /api/jobs/:id/cancel  pending (or running) -> dead, as cancelled
 //   POST /api/dlq/retry        ids=... (form checkboxes) or {"ids": [...]}
 //   POST /api/dlq/retry-all    every dead job
+//   GET  /api/queues           every queue: counts, limit, paused      GET /api/schedules  with next runs
+//   POST /api/queues/:name/pause, /api/queues/:name/resume
 
 import express, { type Request, type Response, type Router } from 'express';
 import { cancelJob, deadIds, retryDead } from '../admin.js';
 import type { Config } from '../config.js';
 import { InputError, JobNotFoundError, QueuectlError } from '../errors.js';
 import { getJob, LIST_STATES, type ListState, listJobsPage, readStatus, redactEnv, type StatusReport } from '../inspect.js';
-import { ID_PATTERN, type Job } from '../job.js';
+import { ID_PATTERN, type Job, QUEUE_PATTERN } from '../job.js';
+import { listQueues, setPaused } from '../queues.js';
+import { listSchedules, viewSchedule } from '../schedules.js';
 import { readStats } from '../stats.js';
 import type { Store } from '../store.js';
 import { type MinuteCount, throughputSeries } from './charts.js';
@@ -234,6 +238,24 @@ export function apiRouter(ctx: WebContext): Router {
     const { retried, errors } = await retryMany(ctx, ids.map(checkId));
     return { json: { retried, errors }, notice: { done: 'retried', n: retried.length, failed: errors.length } };
   });
+
+  r.get('/queues', async (_req, res) => {
+    res.json(await listQueues(ctx.store, ctx.now()));
+  });
+
+  r.get('/schedules', async (_req, res) => {
+    const t = ctx.now();
+    res.json(listSchedules(ctx.store).map((s) => viewSchedule(ctx.store, s, t)));
+  });
+
+  for (const [action, paused] of [['pause', true], ['resume', false]] as const) {
+    post(`/queues/:name/${action}`, async (req) => {
+      const name = String(req.params.name);
+      if (!QUEUE_PATTERN.test(name)) throw new InputError(`Invalid queue name ${JSON.stringify(name.slice(0, 80))}`);
+      await setPaused(ctx.store, name, paused);
+      return { json: { queue: name, paused }, notice: { done: paused ? 'paused' : 'resumed', queue: name } };
+    });
+  }
 
   post('/dlq/retry-all', async () => {
     const { retried, errors } = await retryMany(ctx, await deadIds(ctx.store));

@@ -10,6 +10,7 @@ export const PAGE_STATES = [
   { state: 'pending', hint: 'ready to run' },
   { state: 'scheduled', hint: 'run_at ahead' },
   { state: 'failed', hint: 'awaiting retry' },
+  { state: 'waiting', hint: 'for dependencies' },
   { state: 'processing', hint: 'running now' },
   { state: 'completed', hint: 'succeeded' },
   { state: 'dead', hint: 'gave up' },

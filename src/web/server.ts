@@ -14,7 +14,9 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Config } from '../config.js';
 import { InputError } from '../errors.js';
 import { countDead, displayState, getJob, LISTING_ORDER, listJobsPage, type LogTail, readLogTail, readStatus, redactEnv } from '../inspect.js';
-import { ID_PATTERN, type Job } from '../job.js';
+import { ID_PATTERN, type Job, QUEUE_PATTERN } from '../job.js';
+import { listQueues } from '../queues.js';
+import { listSchedules, viewSchedule } from '../schedules.js';
 import { collectMetrics, METRICS_CONTENT_TYPE } from '../metrics.js';
 import { exists, type Store } from '../store.js';
 import { formatDuration } from '../units.js';
@@ -95,10 +97,15 @@ export function createApp(opts: AppOptions): express.Express {
   app.use('/api', apiRouter(ctx));
 
   app.get('/', async (req, res) => {
-    const [status, recent] = await Promise.all([statusPayload(ctx), recentActivity(ctx, 10)]);
+    const t = now();
+    const [status, recent, queues] = await Promise.all([statusPayload(ctx), recentActivity(ctx, 10), listQueues(opts.store, t)]);
+    const schedules = listSchedules(opts.store).map((s) => viewSchedule(opts.store, s, t, 1));
     res.render('overview', {
       title: 'Overview',
       nav: 'overview',
+      queues,
+      schedules,
+      back: req.originalUrl,
       counts: status.counts,
       status,
       recent,
@@ -198,6 +205,10 @@ function notice(req: Request): { kind: 'ok' | 'warn'; text: string } | null {
     return { kind: failed > 0 ? 'warn' : 'ok', text };
   }
   if (q.done === 'cancelled' && id) return { kind: 'ok', text: `Cancelled job ${id}: it is in the dead letter queue.` };
+  const queue = typeof q.queue === 'string' && QUEUE_PATTERN.test(q.queue) ? q.queue : null;
+  if ((q.done === 'paused' || q.done === 'resumed') && queue) {
+    return { kind: 'ok', text: q.done === 'paused' ? `Paused queue ${queue}: what runs finishes, nothing new starts.` : `Resumed queue ${queue}.` };
+  }
   return null;
 }
 

@@ -48,9 +48,9 @@ function printTable(ctx: Context, jobs: Job[], now: number): void {
     const when = j.state === 'pending'
       ? (Date.parse(j.available_at) <= now ? 'ready' : relative(Date.parse(j.available_at), now))
       : j.finished_at ? relative(Date.parse(j.finished_at), now) : '-';
-    return [j.id, colorState(displayState(j, now)), `${j.attempts}/${j.max_retries + 1}`, String(j.priority), when, j.command];
+    return [j.id, colorState(displayState(j, now)), j.queue ?? 'default', `${j.attempts}/${j.max_retries + 1}`, String(j.priority), when, j.command];
   });
-  for (const line of table(['ID', 'STATE', 'RUNS', 'PRIO', 'WHEN', 'COMMAND'], rows, ctx.columns)) ctx.out(line);
+  for (const line of table(['ID', 'STATE', 'QUEUE', 'RUNS', 'PRIO', 'WHEN', 'COMMAND'], rows, ctx.columns)) ctx.out(line);
 }
 
 export async function showCommand(ctx: Context, input: Input): Promise<void> {

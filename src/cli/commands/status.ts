@@ -2,6 +2,7 @@
 
 import { loadConfig } from '../../config.js';
 import { readStatus, type StatusReport } from '../../inspect.js';
+import { listQueues } from '../../queues.js';
 import { formatDuration } from '../../units.js';
 import { type Context, flag } from '../context.js';
 import { colorState, loadCellWidths, pc, printJson, table } from '../format.js';
@@ -21,9 +22,18 @@ export async function statusCommand(ctx: Context, input: Input): Promise<void> {
   await loadCellWidths(report.workers.flatMap((w) => [w.id, w.host, w.current_job ?? '']));
   ctx.out(`${pc.bold('Queue')} ${report.root}`);
   const c = report.counts;
-  const order = ['pending', 'scheduled', 'failed', 'processing', 'completed', 'dead'] as const;
+  const order = ['pending', 'scheduled', 'failed', 'waiting', 'processing', 'completed', 'dead'] as const;
   ctx.out(order.map((s) => `${colorState(s)} ${pc.bold(String(c[s]))}`).join('   '));
   if (c.quarantined) ctx.out(pc.gray(`quarantined ${c.quarantined} (files in quarantine/ that were not valid jobs)`));
+  // More than the default queue, or any queue settings: a line per queue.
+  const queues = await listQueues(store, now);
+  if (queues.length > 1 || queues.some((q) => q.paused || q.limit)) {
+    ctx.out('');
+    for (const line of table(['QUEUE', 'PENDING', 'WAITING', 'RUNNING', 'LIMIT', 'STATE'], queues.map((q) => [
+      q.name, String(q.pending + q.scheduled + q.failed), String(q.waiting), String(q.processing), q.limit ? String(q.limit) : '-',
+      q.paused ? pc.yellow('paused') : pc.green('running'),
+    ]), ctx.columns)) ctx.out(line);
+  }
   ctx.out('');
   if (report.workers.length === 0) {
     ctx.out(pc.dim('No workers. Start one with: queuectl worker start'));
