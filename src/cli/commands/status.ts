@@ -1,10 +1,10 @@
 // `queuectl status`: counts by state and the workers.
 
-import { loadConfig } from '../../config.js';
-import { readStatus, type StatusReport } from '../../inspect.js';
+import type { StatusReport } from '../../inspect.js';
 import { formatDuration } from '../../units.js';
 import { type Context, flag } from '../context.js';
 import { colorState, loadCellWidths, pc, printJson, table } from '../format.js';
+import { queueOf } from '../queue.js';
 import type { Input } from '../spec.js';
 
 /** status --json: the report with every time as ISO-8601 (heartbeat_at is epoch ms in the core). */
@@ -13,10 +13,8 @@ export function statusJson(report: StatusReport): unknown {
 }
 
 export async function statusCommand(ctx: Context, input: Input): Promise<void> {
-  const store = await ctx.store();
-  const config = await loadConfig(store);
+  const report = await (await queueOf(ctx)).status();
   const now = Date.now();
-  const report = await readStatus(store, now, config.staleAfterMs);
   if (flag(input, 'json')) return printJson(ctx.out, statusJson(report));
   await loadCellWidths(report.workers.flatMap((w) => [w.id, w.host, w.current_job ?? '']));
   ctx.out(`${pc.bold('Queue')} ${report.root}`);
