@@ -56,7 +56,7 @@ import { parseProcessTag, processTag, tagLiveness } from './identity.js';
 import { assertValidId, createJob, idFromFileName, type Job, type JobDefaults, type JobState, newJobId, parseStoredJob, recordProblem, serializeJob } from './job.js';
 import {
   completedShard, DIR_MODE, ensureRealDir, forgetRealDir, listCompletedShards, listJsonNames, parseTmpName, readJobFileSync,
-  replaceFileSync, shardOf, type Store, tmpPath, withSubject, writeFileDurable, writeTmp,
+  replaceFileSync, shardOf, sizeProblem, type Store, tmpPath, withSubject, writeFileDurable, writeTmp,
 } from './store.js';
 
 /**
@@ -125,6 +125,11 @@ export function parseClaimName(name: string): ClaimName | null {
 
 /** Longest dropped file name that can be claimed: its claim name adds ~<worker>~<seq> (NAME_MAX is 255). */
 export const MAX_DROPPED_NAME = 200;
+
+/** Why a file dropped under `name` is quarantined for its name alone (before it is read), or null. */
+export function droppedNameProblem(name: string): string | null {
+  return name.length > MAX_DROPPED_NAME ? `file name too long (${name.length} characters; at most ${MAX_DROPPED_NAME})` : null;
+}
 
 export type StageKind = 'stage' | 'intake';
 
@@ -708,11 +713,13 @@ export async function judgeDroppedFile(path: string, originalName: string, opts:
   return judgeDroppedSpec(parsed.value, originalName, opts.now(), opts.defaults);
 }
 
-/** The same judgement of bytes that are not a file in a folder (`validate -`): JSON, then the spec. */
-export function judgeDroppedText(text: string, originalName: string, now: number, defaults: JobDefaults): DroppedVerdict {
+/** The same judgement of bytes that are not a file in a folder (`validate -`): size, JSON, then the spec. */
+export function judgeDroppedBytes(bytes: Buffer, originalName: string, now: number, defaults: JobDefaults): DroppedVerdict {
+  const tooLarge = sizeProblem(bytes.length);
+  if (tooLarge) return { kind: 'bad', reason: tooLarge };
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     return { kind: 'bad', reason: notJsonReason(err, '') };
   }
@@ -761,7 +768,9 @@ async function readSettled(path: string, settleMs: number, now: () => number): P
     try {
       return { kind: 'ok', value: JSON.parse(r.text) };
     } catch (err) {
-      const age = now() - Math.max(r.mtimeMs, r.ctimeMs);
+      // The age of the bytes: mtime. Not ctime, which every rename refreshes (the producer's mv, our own
+      // claim): by it, every file would look freshly written, and every bad one get the hint below.
+      const age = now() - r.mtimeMs;
       if (age < settleMs && tries < 5) {
         changing = true;
         await new Promise((resolve) => setTimeout(resolve, settleMs - age + 10));

@@ -106,6 +106,7 @@ const load = {
   dashboard: () => import('./commands/dashboard.js'),
   metrics: () => import('./commands/metrics.js'),
   quarantine: () => import('./commands/quarantine.js'),
+  validate: () => import('./commands/validate.js'),
   completion: () => import('./completion.js'),
   help: () => import('./help.js'),
 };
@@ -287,6 +288,23 @@ export const COMMANDS: Command[] = [
     options: [{ name: 'older-than', kind: 'string', value: 'DURATION', help: 'Only jobs dead for longer than this (default: all)' }],
     examples: ['queuectl dlq purge --older-than 7d'],
     run: async (ctx, input) => (await load.jobs()).dlqPurgeCommand(ctx, input),
+  },
+  {
+    path: ['validate'],
+    summary: 'Say whether a worker would take each job file, and if not, the reason it would be quarantined with',
+    description: [
+      'Each FILE (or - for one job on stdin) is judged as if it were dropped into pending/ under its own name',
+      '(--name: under that one; stdin: stdin.json), by the same code a worker runs: a regular file of at most',
+      '4MB holding one JSON job spec (schema/job-spec.schema.json). When the root exists, an id the JSON names is',
+      'also checked to be unused. The queue is not changed. Exit 0 when every file is valid, 2 when any is not.',
+    ].join('\n'),
+    args: [{ name: 'FILE', variadic: true }],
+    options: [
+      { name: 'name', kind: 'string', value: 'NAME', help: 'Judge the file as pending/NAME (its id and its reason come from that name)' },
+      opt.json('Print [{file, name, valid, reason, id, id_from, note}]'),
+    ],
+    examples: ['queuectl validate job.json', 'queuectl validate jobs/*.json --json', `printf '{"command":"true"}' | queuectl validate - --name report.json`],
+    run: async (ctx, input) => (await load.validate()).validateCommand(ctx, input),
   },
   {
     path: ['quarantine', 'list'],
