@@ -107,6 +107,7 @@ const load = {
   metrics: () => import('./commands/metrics.js'),
   quarantine: () => import('./commands/quarantine.js'),
   validate: () => import('./commands/validate.js'),
+  doctor: () => import('./commands/doctor.js'),
   completion: () => import('./completion.js'),
   help: () => import('./help.js'),
 };
@@ -305,6 +306,25 @@ export const COMMANDS: Command[] = [
     ],
     examples: ['queuectl validate job.json', 'queuectl validate jobs/*.json --json', `printf '{"command":"true"}' | queuectl validate - --name report.json`],
     run: async (ctx, input) => (await load.validate()).validateCommand(ctx, input),
+  },
+  {
+    path: ['doctor'],
+    summary: 'Check the root: what is wrong or left half-done, what it means, and the command that repairs it',
+    description: [
+      'It checks the format version, owners and modes, that every folder is a real folder on the root\'s',
+      'filesystem, what dead processes left (claims, final records, stages, enqueue batches, id reservations,',
+      'heartbeats), quarantined files, names no worker takes, and the clocks of this host and the filesystem',
+      'and its workers. The root is not created. --fix repairs what is safe: missing folders, group and other',
+      'bits on what you own, one recovery pass (what every worker runs at its start), orphaned ids, files in',
+      'tmp/ of processes that are gone. Exit 0 when nothing but notes is left, 1 when a problem is.',
+    ].join('\n'),
+    args: [],
+    options: [
+      { name: 'fix', kind: 'boolean', help: 'Repair what is safe to repair, then check again' },
+      opt.json('Print {root, healthy, fixed: [...], findings: [{code, severity, path, message, repair, fixable}]}'),
+    ],
+    examples: ['queuectl doctor', 'queuectl doctor --fix', 'queuectl --root /srv/queue doctor --json'],
+    run: async (ctx, input) => (await load.doctor()).doctorCommand(ctx, input),
   },
   {
     path: ['quarantine', 'list'],
