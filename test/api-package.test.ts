@@ -10,6 +10,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { makeTempRoot, readJson, REPO } from './helpers.js';
+import { readmeBlocks } from './readme-blocks.js';
 
 const npmEnv = { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
 
@@ -136,6 +137,17 @@ describe('the packed package as a dependency', () => {
 
     const esm = JSON.parse(ok(process.execPath, ['app.mjs'], app, env));
     assert.deepEqual(esm, { completed: ['esm-one'], tail: 'from esm\n', reason: 'completed' });
+    // The README's example of the API, as written there.
+    const example = readmeBlocks('tested').get('node-api');
+    assert.ok(example, 'README.md has a block marked <!-- tested: node-api -->');
+    await fsp.writeFile(join(app, 'readme-example.mjs'), example.code);
+    const root2 = join(dir, 'q2');
+    await fsp.mkdir(root2, { mode: 0o700 });
+    await fsp.writeFile(join(root2, 'config.json'), JSON.stringify({ 'heartbeat-interval': '50ms', 'stale-after': '600ms', 'poll-interval': '200ms' }));
+    const printed = ok(process.execPath, ['readme-example.mjs'], app, { ...process.env, QUEUECTL_ROOT: root2 }).split('\n');
+    assert.equal(printed[0], 'ready');
+    assert.ok(printed.includes('3 hi'), printed.join('\n'));
+    assert.equal(printed.filter((l) => l === 'completed').length, 3);
     // And the CLI of the same package reads what the API wrote.
     const shown = ok(process.execPath, [join(app, 'node_modules', 'queuectl', 'dist', 'cli', 'index.js'), '--root', root, 'show', 'esm-one', '--json'], app);
     assert.equal(JSON.parse(shown).state, 'completed');
