@@ -11,7 +11,7 @@ import { hostIdentity, hostKey, processStart } from '../src/identity.js';
 import { createJob } from '../src/job.js';
 import { markerPath, pendingName, stageName } from '../src/lifecycle.js';
 import { storePaths } from '../src/store.js';
-import { HAVE_SCRIPT, rootPlacements, runInPty } from './cli-helpers.js';
+import { HAVE_SCRIPT, rootPlacements, runInPty, runWithClosedStdout } from './cli-helpers.js';
 import { explain, makeTempRoot, runCli, waitFor } from './helpers.js';
 import { enqueue, folder, ledgerLines, makeQueue, pidsWithCommand, readJobFile, startWorker, waitForState, type Queue } from './worker-helpers.js';
 
@@ -369,5 +369,17 @@ describe('doctor as a person types it', () => {
     assert.doesNotMatch(plain.stdout, /\x1b\[/);
     const piped = await runCli(['doctor'], { root, env: { NO_COLOR: undefined } });
     assert.doesNotMatch(piped.stdout, /\x1b\[/);
+    const forced = await runCli(['doctor'], { root, env: { NO_COLOR: undefined, FORCE_COLOR: '1' } });
+    assert.match(forced.stdout, /\x1b\[31merror/);
+  });
+
+  test('into a pipe whose reader has gone (| head), the exit status is still the answer', async (t) => {
+    const { root } = await makeTempRoot(t);
+    await runCli(['status'], { root });
+    const sound = await runWithClosedStdout(['doctor', '--root', root]);
+    assert.equal(sound.code, 0);
+    await fsp.rmdir(join(root, 'dead'));
+    const broken = await runWithClosedStdout(['doctor', '--root', root]);
+    assert.equal(broken.code, 1, broken.stderr);
   });
 });
