@@ -68,7 +68,7 @@ import { parseProcessTag, processTag, tagLiveness } from './identity.js';
 import { assertValidId, createJob, DEFAULT_QUEUE, idFromFileName, queueOf, type Job, type JobDefaults, type JobState, newJobId, parseStoredJob, recordProblem, serializeJob } from './job.js';
 import {
   completedShard, DIR_MODE, ensureRealDir, forgetRealDir, listCompletedShards, listJsonNames, parseTmpName, readJobFileSync,
-  replaceFileSync, shardOf, type Store, tmpPath, withSubject, writeFileDurable, writeTmp,
+  replaceFileSync, shardOf, sizeProblem, type Store, tmpPath, withSubject, writeFileDurable, writeTmp,
 } from './store.js';
 
 /**
@@ -155,6 +155,11 @@ export function parseClaimName(name: string): ClaimName | null {
 
 /** Longest dropped file name that can be claimed: its claim name adds ~<worker>~<seq> (NAME_MAX is 255). */
 export const MAX_DROPPED_NAME = 200;
+
+/** Why a file dropped under `name` is quarantined for its name alone (before it is read), or null. */
+export function droppedNameProblem(name: string): string | null {
+  return name.length > MAX_DROPPED_NAME ? `file name too long (${name.length} characters; at most ${MAX_DROPPED_NAME})` : null;
+}
 
 export type StageKind = 'stage' | 'intake';
 
@@ -714,22 +719,11 @@ const SETTLE_MS = 1000;
  */
 export async function intake(store: Store, claimPath: string, originalName: string, opts: IntakeOptions): Promise<IntakeResult> {
   const fault = opts.fault ?? noFault;
-  const parsed = await readSettled(claimPath, opts.settleMs ?? SETTLE_MS, opts.now);
-  if (parsed.kind === 'gone') return { kind: 'fenced' };
-  if (parsed.kind === 'bad') return toQuarantine(store, claimPath, originalName, parsed.reason, opts.now());
-  const spec = parsed.value;
+  const verdict = await judgeDroppedFile(claimPath, originalName, opts);
+  if (verdict.kind === 'gone') return { kind: 'fenced' };
+  if (verdict.kind === 'bad') return toQuarantine(store, claimPath, originalName, verdict.reason, opts.now());
+  const { job, explicitId, fromName } = verdict;
   const now = opts.now();
-  // Without an id in the JSON, the file name is the id (so `ls` and `show` agree); if that is taken or
-  // not a valid id, a generated one.
-  const explicitId = !!spec && typeof spec === 'object' && (spec as { id?: unknown }).id != null;
-  const fromName = explicitId ? null : idFromFileName(originalName);
-  let job: Job;
-  try {
-    job = createJob(spec, `pending/${originalName}`, now, opts.defaults, () => fromName ?? newJobId(now));
-  } catch (err) {
-    return toQuarantine(store, claimPath, originalName, (err as Error).message, now);
-  }
-  job.source = originalName;
   let tmp = await writeTmp(store, 'intake', serializeJob(job), true, job.id);
   try {
     let reserved = reserveIdSync(store, job.id, tmp);
@@ -740,9 +734,7 @@ export async function intake(store: Store, claimPath: string, originalName: stri
       tmp = await writeTmp(store, 'intake', serializeJob(job), true, job.id);
       reserved = reserveIdSync(store, job.id, tmp);
     }
-    if (!reserved && !ours) {
-      return toQuarantine(store, claimPath, originalName, `id "${job.id}" is already used by another job; ids are unique across all states`, now);
-    }
+    if (!reserved && !ours) return toQuarantine(store, claimPath, originalName, idTakenReason(job.id), now);
     fault('intake-after-reserve');
     const name = pendingName(job);
     const stage = stagePaths(store, 'intake', opts.owner, name);
@@ -776,6 +768,66 @@ function isOurReservation(store: Store, id: string, source: string): boolean {
   return !fs.existsSync(deadPath(store, id));
 }
 
+/**
+ * What a worker makes of a dropped file: the job it takes in, or the reason it quarantines the file with.
+ * The one judgement of dropped files: intake() acts on it, `queuectl validate` prints it.
+ */
+export type DroppedVerdict =
+  | { kind: 'gone' }
+  | { kind: 'bad'; reason: string }
+  /** explicitId: the JSON names its id; fromName: the id taken from the file name when it does not. */
+  | { kind: 'job'; job: Job; explicitId: boolean; fromName: string | null };
+
+/**
+ * Reads a dropped file (pending/<originalName>, or wherever it is now) and judges it as intake does: a
+ * regular file of at most 4MB, JSON, and a job spec createJob accepts. A file still changing within
+ * `settleMs` is waited for (see readSettled); 0 judges it as it is. The id is not reserved here.
+ */
+export async function judgeDroppedFile(path: string, originalName: string, opts: Pick<IntakeOptions, 'now' | 'defaults' | 'settleMs'>): Promise<DroppedVerdict> {
+  const parsed = await readSettled(path, opts.settleMs ?? SETTLE_MS, opts.now);
+  if (parsed.kind !== 'ok') return parsed;
+  return judgeDroppedSpec(parsed.value, originalName, opts.now(), opts.defaults);
+}
+
+/** The same judgement of bytes that are not a file in a folder (`validate -`): size, JSON, then the spec. */
+export function judgeDroppedBytes(bytes: Buffer, originalName: string, now: number, defaults: JobDefaults): DroppedVerdict {
+  const tooLarge = sizeProblem(bytes.length);
+  if (tooLarge) return { kind: 'bad', reason: tooLarge };
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    return { kind: 'bad', reason: notJsonReason(err, '') };
+  }
+  return judgeDroppedSpec(value, originalName, now, defaults);
+}
+
+/**
+ * A parsed dropped file as the job intake makes of it. Without an id in the JSON, the file name is the id
+ * (so `ls` and `show` agree); if that is not a valid id (or, at intake, it is taken), a generated one.
+ */
+function judgeDroppedSpec(spec: unknown, originalName: string, now: number, defaults: JobDefaults): DroppedVerdict {
+  const explicitId = !!spec && typeof spec === 'object' && (spec as { id?: unknown }).id != null;
+  const fromName = explicitId ? null : idFromFileName(originalName);
+  let job: Job;
+  try {
+    job = createJob(spec, `pending/${originalName}`, now, defaults, () => fromName ?? newJobId(now));
+  } catch (err) {
+    return { kind: 'bad', reason: (err as Error).message };
+  }
+  job.source = originalName;
+  return { kind: 'job', job, explicitId, fromName };
+}
+
+/** The quarantine reason of a dropped file whose JSON names an id that is already used. */
+export function idTakenReason(id: string): string {
+  return `id "${id}" is already used by another job; ids are unique across all states`;
+}
+
+function notJsonReason(err: unknown, hint: string): string {
+  return `not valid JSON: ${(err as Error).message}${hint}`;
+}
+
 type Settled = { kind: 'gone' } | { kind: 'bad'; reason: string } | { kind: 'ok'; value: unknown };
 
 /**
@@ -792,7 +844,9 @@ async function readSettled(path: string, settleMs: number, now: () => number): P
     try {
       return { kind: 'ok', value: JSON.parse(r.text) };
     } catch (err) {
-      const age = now() - Math.max(r.mtimeMs, r.ctimeMs);
+      // The age of the bytes: mtime. Not ctime, which every rename refreshes (the producer's mv, our own
+      // claim): by it, every file would look freshly written, and every bad one get the hint below.
+      const age = now() - r.mtimeMs;
       if (age < settleMs && tries < 5) {
         changing = true;
         await new Promise((resolve) => setTimeout(resolve, settleMs - age + 10));
@@ -801,7 +855,7 @@ async function readSettled(path: string, settleMs: number, now: () => number): P
       const hint = changing
         ? '; it was still being written when a worker took it: write a job file elsewhere on this filesystem (e.g. tmp/) and rename it into pending/'
         : '';
-      return { kind: 'bad', reason: `not valid JSON: ${(err as Error).message}${hint}` };
+      return { kind: 'bad', reason: notJsonReason(err, hint) };
     }
   }
 }

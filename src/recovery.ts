@@ -54,8 +54,8 @@ export type RecoveryEvent =
   | { type: 'enqueues'; published: number; released: number; waiting: number }
   | { type: 'dependents'; released: string[]; doomed: number };
 
-/** Who is dead, as one pass sees it. */
-interface Judge {
+/** Who is dead, as one pass sees it (doctor.ts judges with it too, to say what recovery will do). */
+export interface Judge {
   workers: Map<string, WorkerStatus>;
   /** Why a worker id counts as dead; null while alive. */
   deadWorker(id: string): string | null;
@@ -63,7 +63,7 @@ interface Judge {
   deadOwner(owner: string, leftAt: number): boolean;
 }
 
-async function makeJudge(opts: RecoveryOptions): Promise<Judge> {
+export async function makeJudge(opts: Pick<RecoveryOptions, 'store' | 'reference' | 'staleAfterMs' | 'self' | 'memory' | 'now'>): Promise<Judge> {
   const list = await readWorkers(opts.store, opts.reference, opts.staleAfterMs, { self: opts.self, memory: opts.memory });
   const workers = new Map(list.map((w) => [w.id, w]));
   const deadWorker = (id: string): string | null => {

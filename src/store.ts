@@ -402,7 +402,8 @@ export function readJobFileSync(path: string, maxBytes = MAX_JOB_BYTES): FileRea
       const what = st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : 'a device';
       return { ok: false, gone: false, problem: `not a regular file (${what}); only plain JSON files are jobs` };
     }
-    if (st.size > maxBytes) return { ok: false, gone: false, problem: `${st.size} bytes is too large for a job file (limit ${maxBytes / 1024 / 1024}MB)` };
+    const tooLarge = sizeProblem(st.size, maxBytes);
+    if (tooLarge) return { ok: false, gone: false, problem: tooLarge };
     const buf = Buffer.alloc(st.size);
     let got = 0;
     while (got < st.size) {
@@ -414,6 +415,11 @@ export function readJobFileSync(path: string, maxBytes = MAX_JOB_BYTES): FileRea
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Why a job file of `size` bytes is not read, or null. */
+export function sizeProblem(size: number, maxBytes = MAX_JOB_BYTES): string | null {
+  return size > maxBytes ? `${size} bytes is too large for a job file (limit ${maxBytes / 1024 / 1024}MB)` : null;
 }
 
 /**

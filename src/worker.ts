@@ -12,7 +12,7 @@
 //  - Stop is graceful by default: claim nothing new, finish what runs. Force kills running commands.
 
 import type { Job } from './job.js';
-import { MAX_DROPPED_NAME, type IntakeResult, type PendingName } from './lifecycle.js';
+import { droppedNameProblem, type IntakeResult, type PendingName } from './lifecycle.js';
 import type { Taken } from './pending-index.js';
 import type { RunResult } from './runner.js';
 
@@ -110,9 +110,10 @@ export async function runWorker(slot: Slot, deps: WorkerDeps): Promise<void> {
 /** One taken name: claim it, then take it in or run it. Never throws. */
 async function handle(slot: Slot, deps: WorkerDeps, taken: Taken): Promise<void> {
   const name = taken.kind === 'job' ? taken.entry.name : taken.name;
-  if (taken.kind === 'dropped' && name.length > MAX_DROPPED_NAME) {
+  const nameProblem = taken.kind === 'dropped' ? droppedNameProblem(name) : null;
+  if (nameProblem) {
     // Its claim name (name + ~worker~seq) would pass NAME_MAX: move it aside straight from pending/.
-    await quarantine(slot, deps, deps.pendingPath(name), name, `file name too long (${name.length} characters; at most ${MAX_DROPPED_NAME})`);
+    await quarantine(slot, deps, deps.pendingPath(name), name, nameProblem);
     return;
   }
   let claimPath: string | null;

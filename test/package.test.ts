@@ -58,14 +58,14 @@ describe('the package', () => {
     assert.match(await fsp.readFile(join(REPO, 'LICENSE'), 'utf8'), /^MIT License\n\nCopyright \(c\) \d{4} /);
     assert.ok(pkg.keywords.includes('queue') && pkg.keywords.includes('cli'));
     assert.deepEqual(pkg.os, ['linux', 'darwin'], 'Linux (tested) and macOS (README: Platforms); not Windows');
-    assert.deepEqual(pkg.files, ['dist', 'views', 'deploy']);
+    assert.deepEqual(pkg.files, ['dist', 'views', 'deploy', 'schema']);
   });
 
   test('npm pack, npm install --global into a fresh prefix: the installed queuectl runs from anywhere', { timeout: 300_000 }, async (t) => {
     const { dir } = await makeTempRoot(t);
     // A copy of the sources as a clone has them (node_modules linked, as `npm ci` would have made it).
     const src = join(dir, 'clone');
-    for (const name of ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'LICENSE', 'src', 'views', 'deploy']) {
+    for (const name of ['package.json', 'package-lock.json', 'tsconfig.json', 'README.md', 'LICENSE', 'src', 'views', 'deploy', 'schema']) {
       await fsp.cp(join(REPO, name), join(src, name), { recursive: true });
     }
     await fsp.symlink(join(REPO, 'node_modules'), join(src, 'node_modules'));
@@ -76,7 +76,7 @@ describe('the package', () => {
     };
     const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', dir], src)) as { filename: string; files: { path: string }[] }[];
     const files = packed[0].files.map((f) => f.path);
-    for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/cli/index.js', 'views/overview.ejs', 'deploy/systemd/queuectl-worker.service', 'deploy/cron/queuectl.crontab']) {
+    for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/cli/index.js', 'views/overview.ejs', 'schema/job-spec.schema.json', 'schema/job-record.schema.json', 'deploy/systemd/queuectl-worker.service', 'deploy/cron/queuectl.crontab']) {
       assert.ok(files.includes(f), `${f} in the tarball: ${files.join(' ')}`);
     }
     assert.deepEqual(files.filter((f) => /^(src|test|bench|node_modules)\//.test(f)), [], 'no sources, tests or node_modules');

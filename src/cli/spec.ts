@@ -110,6 +110,8 @@ const load = {
   quarantine: () => import('./commands/quarantine.js'),
   queue: () => import('./commands/queue.js'),
   schedule: () => import('./commands/schedule.js'),
+  validate: () => import('./commands/validate.js'),
+  doctor: () => import('./commands/doctor.js'),
   completion: () => import('./completion.js'),
   help: () => import('./help.js'),
 };
@@ -297,6 +299,42 @@ export const COMMANDS: Command[] = [
     options: [{ name: 'older-than', kind: 'string', value: 'DURATION', help: 'Only jobs dead for longer than this (default: all)' }],
     examples: ['queuectl dlq purge --older-than 7d'],
     run: async (ctx, input) => (await load.jobs()).dlqPurgeCommand(ctx, input),
+  },
+  {
+    path: ['validate'],
+    summary: 'Say whether a worker would take each job file, and if not, the reason it would be quarantined with',
+    description: [
+      'Each FILE (or - for one job on stdin) is judged as if it were dropped into pending/ under its own name',
+      '(--name: under that one; stdin: stdin.json), by the same code a worker runs: a regular file of at most',
+      '4MB holding one JSON job spec (schema/job-spec.schema.json). When the root exists, an id the JSON names is',
+      'also checked to be unused. The queue is not changed. Exit 0 when every file is valid, 2 when any is not.',
+    ].join('\n'),
+    args: [{ name: 'FILE', variadic: true }],
+    options: [
+      { name: 'name', kind: 'string', value: 'NAME', help: 'Judge the file as pending/NAME (its id and its reason come from that name)' },
+      opt.json('Print [{file, name, valid, reason, id, id_from, note}]'),
+    ],
+    examples: ['queuectl validate job.json', 'queuectl validate jobs/*.json --json', `printf '{"command":"true"}' | queuectl validate - --name report.json`],
+    run: async (ctx, input) => (await load.validate()).validateCommand(ctx, input),
+  },
+  {
+    path: ['doctor'],
+    summary: 'Check the root: what is wrong or left half-done, what it means, and the command that repairs it',
+    description: [
+      'It checks the format version, owners and modes, that every folder is a real folder on the root\'s',
+      'filesystem, what dead processes left (claims, final records, stages, enqueue batches, id reservations,',
+      'heartbeats), quarantined files, names no worker takes, and the clocks of this host and the filesystem',
+      'and its workers. The root is not created. --fix repairs what is safe: missing folders, group and other',
+      'bits on what you own, one recovery pass (what every worker runs at its start), orphaned ids, files in',
+      'tmp/ of processes that are gone. Exit 0 when nothing but notes is left, 1 when a problem is.',
+    ].join('\n'),
+    args: [],
+    options: [
+      { name: 'fix', kind: 'boolean', help: 'Repair what is safe to repair, then check again' },
+      opt.json('Print {root, healthy, fixed: [...], findings: [{code, severity, path, message, repair, fixable}]}'),
+    ],
+    examples: ['queuectl doctor', 'queuectl doctor --fix', 'queuectl --root /srv/queue doctor --json'],
+    run: async (ctx, input) => (await load.doctor()).doctorCommand(ctx, input),
   },
   {
     path: ['quarantine', 'list'],

@@ -2,11 +2,11 @@
 
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { loadConfig } from '../../config.js';
-import { enqueueBatch, type EnqueueInput } from '../../enqueue.js';
+import type { EnqueueInput } from '../../enqueue.js';
 import { InputError } from '../../errors.js';
 import { type Context, flag, intOption, list, str } from '../context.js';
 import { count, printJson } from '../format.js';
+import { queueOf } from '../queue.js';
 import type { Input } from '../spec.js';
 
 /** Splits text into job specs: one JSON object, a JSON array, or NDJSON (one object a line). */
@@ -125,16 +125,12 @@ export async function enqueueCommand(ctx: Context, input: Input): Promise<void> 
       inputs = parseJobText(positional[0], 'argument');
     }
   }
-  const store = await ctx.store();
-  const config = await loadConfig(store);
+  const queue = await queueOf(ctx);
   const onProgress = inputs.length >= PROGRESS_MIN && ctx.tty.stderr ? throttledProgress(ctx, inputs.length) : undefined;
   const fault = ctx.env.QUEUECTL_FAULT;
   let report;
   try {
-    report = await enqueueBatch(store, inputs, {
-      now: Date.now(),
-      maxRetries: config.maxRetries,
-      cwd: ctx.cwd,
+    report = await queue.enqueueInputs(inputs, {
       ifAbsent: flag(input, 'if-absent'),
       onProgress,
       // QUEUECTL_FAULT=<step>[:stop]: SIGKILL (or SIGSTOP) at that step of the batch, for the torture suite.

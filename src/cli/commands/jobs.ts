@@ -1,23 +1,21 @@
 // `queuectl dlq list|retry|purge`, `cancel`, `logs`, `purge`: job control through admin.ts.
 
 import { createReadStream, promises as fsp } from 'node:fs';
-import { cancelJob, deadIds, retryDead } from '../../admin.js';
-import { loadConfig } from '../../config.js';
+import { deadIds } from '../../admin.js';
 import { InputError, isErrno, JobNotFoundError } from '../../errors.js';
-import { getJob, listJobsPage } from '../../inspect.js';
 import { purgeCompleted, purgeDead } from '../../retention.js';
 import { logPath } from '../../store.js';
 import { parseDurationMs } from '../../units.js';
 import { type Context, flag, intOption, str } from '../context.js';
 import { loadCellWidths, pc, printJson, relative, table } from '../format.js';
+import { queueOf } from '../queue.js';
 import type { Input } from '../spec.js';
 import { jobJson } from './list.js';
 
 export async function dlqListCommand(ctx: Context, input: Input): Promise<void> {
-  const store = await ctx.store();
   const limit = intOption(str(input, 'limit'), '--limit', 0) ?? 100;
+  const { jobs } = await (await queueOf(ctx)).list({ state: 'dead', limit: limit === 0 ? Infinity : limit });
   const now = Date.now();
-  const { jobs } = await listJobsPage(store, { state: 'dead', limit: limit === 0 ? Infinity : limit, now });
   if (flag(input, 'json')) return printJson(ctx.out, jobs.map((j) => jobJson(j, now)));
   if (jobs.length === 0) {
     ctx.out(pc.dim('The dead letter queue is empty.'));
@@ -39,8 +37,8 @@ export async function dlqRetryCommand(ctx: Context, input: Input): Promise<numbe
   const ids = input.args;
   if (all && ids.length) throw new InputError('Give job ids or --all, not both');
   if (!all && ids.length === 0) throw new InputError('Expected job ids or --all: queuectl dlq retry ID... | --all');
-  const store = await ctx.store();
-  const targets = all ? await deadIds(store) : ids;
+  const queue = await queueOf(ctx);
+  const targets = all ? await deadIds(queue.store) : ids;
   if (targets.length === 0) {
     if (flag(input, 'json')) printJson(ctx.out, []);
     else ctx.out(pc.dim('The dead letter queue is empty.'));
@@ -49,7 +47,7 @@ export async function dlqRetryCommand(ctx: Context, input: Input): Promise<numbe
   const retried: string[] = [];
   for (const id of targets) {
     try {
-      await retryDead(store, id, Date.now());
+      await queue.retry(id);
       retried.push(id);
       if (!flag(input, 'json')) ctx.out(`Retrying ${id}`);
     } catch (err) {
@@ -71,10 +69,9 @@ export async function dlqPurgeCommand(ctx: Context, input: Input): Promise<void>
 
 /** Cancels in the order given; a running job is waited for until its worker has killed it and moved it. */
 export async function cancelCommand(ctx: Context, input: Input): Promise<void> {
-  const store = await ctx.store();
-  const config = await loadConfig(store);
+  const queue = await queueOf(ctx);
   for (const id of input.args) {
-    const r = await cancelJob(store, id, { now: Date.now(), staleAfterMs: config.staleAfterMs, timeoutMs: config.killGraceMs + config.heartbeatIntervalMs * 3 + 10_000 });
+    const r = await queue.cancel(id);
     ctx.out(`Cancelled ${id}${r.was === 'processing' ? ' (was running; killed)' : ''}`);
   }
 }
@@ -83,8 +80,9 @@ export async function cancelCommand(ctx: Context, input: Input): Promise<void> {
 export async function logsCommand(ctx: Context, input: Input): Promise<number> {
   const id = input.args[0];
   const follow = flag(input, 'follow');
-  const store = await ctx.store();
-  const job = await getJob(store, id);
+  const queue = await queueOf(ctx);
+  const store = queue.store;
+  const job = await queue.get(id);
   if (!job) throw new JobNotFoundError(id);
   const runs = job.history?.length ?? 0;
   const running = job.state === 'processing' ? runs + 1 : runs;
@@ -130,7 +128,7 @@ export async function logsCommand(ctx: Context, input: Input): Promise<number> {
   if (!follow) return 0;
   // Follow until the run's log is finished: its last line is the outcome, written when the run ends.
   for (;;) {
-    const current = await getJob(store, id);
+    const current = await queue.get(id);
     const ended = !current || current.state !== 'processing' || (current.history?.length ?? 0) >= run;
     await copy();
     if (ended) {

@@ -1,12 +1,12 @@
 // `queuectl list` and `queuectl show`.
 
-import { loadConfig } from '../../config.js';
 import { InputError, JobNotFoundError } from '../../errors.js';
-import { displayState, getJob, LIST_STATES, type ListState, listJobsPage, readStatus, redactEnv } from '../../inspect.js';
+import { displayState, LIST_STATES, type ListState, redactEnv } from '../../inspect.js';
 import type { Job } from '../../job.js';
 import { formatDuration } from '../../units.js';
 import { type Context, flag, intOption, str } from '../context.js';
 import { colorState, count, loadCellWidths, pc, pcErr, printJson, relative, table } from '../format.js';
+import { queueOf } from '../queue.js';
 import type { Input } from '../spec.js';
 
 /**
@@ -23,10 +23,9 @@ export async function listCommand(ctx: Context, input: Input): Promise<void> {
     throw new InputError(`Expected --state to be one of ${LIST_STATES.join(', ')}, all; got ${JSON.stringify(state)}`);
   }
   const limit = intOption(str(input, 'limit'), '--limit', 0) ?? 50;
+  const queue = await queueOf(ctx);
+  const page = await queue.list({ state: (state ?? 'all') as ListState | 'all', limit: limit === 0 ? Infinity : limit });
   const now = Date.now();
-  const store = await ctx.store();
-  const { maxRetries, staleAfterMs } = await loadConfig(store);
-  const page = await listJobsPage(store, { state: (state ?? 'all') as ListState | 'all', limit: limit === 0 ? Infinity : limit, now, maxRetries });
   const jobs = page.jobs;
   if (flag(input, 'json')) printJson(ctx.out, jobs.map((j) => jobJson(j, now)));
   else if (jobs.length === 0) ctx.out(pc.dim(`No ${state && state !== 'all' ? `${state} ` : ''}jobs.`));
@@ -36,7 +35,7 @@ export async function listCommand(ctx: Context, input: Input): Promise<void> {
   }
   // On stderr, so that `list | wc -l` and `list --json | jq` see only jobs.
   if (page.next_cursor !== null) {
-    const { counts } = await readStatus(store, now, staleAfterMs);
+    const { counts } = await queue.status();
     const total = state && state !== 'all' ? counts[state as ListState] : LIST_STATES.reduce((sum, s) => sum + counts[s], 0);
     ctx.err(pcErr.dim(`${count(jobs.length)} of ${count(Math.max(total, jobs.length + 1))}${state && state !== 'all' ? ` ${state}` : ''} jobs; --limit 0 for all`));
   }
@@ -55,7 +54,7 @@ function printTable(ctx: Context, jobs: Job[], now: number): void {
 
 export async function showCommand(ctx: Context, input: Input): Promise<void> {
   const jobId = input.args[0];
-  const found = await getJob(await ctx.store(), jobId);
+  const found = await (await queueOf(ctx)).get(jobId);
   if (!found) throw new JobNotFoundError(jobId);
   const now = Date.now();
   if (flag(input, 'json')) return printJson(ctx.out, jobJson(found, now, flag(input, 'env')));

@@ -1,11 +1,11 @@
 // `queuectl status`: counts by state and the workers.
 
-import { loadConfig } from '../../config.js';
-import { readStatus, type StatusReport } from '../../inspect.js';
+import type { StatusReport } from '../../inspect.js';
 import { listQueues } from '../../queues.js';
 import { formatDuration } from '../../units.js';
 import { type Context, flag } from '../context.js';
 import { colorState, loadCellWidths, pc, printJson, table } from '../format.js';
+import { queueOf } from '../queue.js';
 import type { Input } from '../spec.js';
 
 /** status --json: the report with every time as ISO-8601 (heartbeat_at is epoch ms in the core). */
@@ -14,10 +14,9 @@ export function statusJson(report: StatusReport): unknown {
 }
 
 export async function statusCommand(ctx: Context, input: Input): Promise<void> {
-  const store = await ctx.store();
-  const config = await loadConfig(store);
+  const q = await queueOf(ctx);
+  const report = await q.status();
   const now = Date.now();
-  const report = await readStatus(store, now, config.staleAfterMs);
   if (flag(input, 'json')) return printJson(ctx.out, statusJson(report));
   await loadCellWidths(report.workers.flatMap((w) => [w.id, w.host, w.current_job ?? '']));
   ctx.out(`${pc.bold('Queue')} ${report.root}`);
@@ -26,7 +25,7 @@ export async function statusCommand(ctx: Context, input: Input): Promise<void> {
   ctx.out(order.map((s) => `${colorState(s)} ${pc.bold(String(c[s]))}`).join('   '));
   if (c.quarantined) ctx.out(pc.gray(`quarantined ${c.quarantined} (files in quarantine/ that were not valid jobs)`));
   // More than the default queue, or any queue settings: a line per queue.
-  const queues = await listQueues(store, now);
+  const queues = await listQueues(q.store, now);
   if (queues.length > 1 || queues.some((q) => q.paused || q.limit)) {
     ctx.out('');
     for (const line of table(['QUEUE', 'PENDING', 'WAITING', 'RUNNING', 'LIMIT', 'STATE'], queues.map((q) => [

@@ -1,11 +1,12 @@
 // `queuectl wait ID... | --all`: exit 0 when every job waited for completed, 1 when one is dead, 124
 // when --timeout ran out first (like timeout(1)), so a script can tell the three apart.
 
-import { waitForJobs, type WaitProgress } from '../../admin.js';
+import type { WaitProgress } from '../../admin.js';
 import { InputError } from '../../errors.js';
 import { formatDuration } from '../../units.js';
 import { type Context, durationOption, flag, str } from '../context.js';
 import { count, pcErr, printJson } from '../format.js';
+import { queueOf } from '../queue.js';
 import type { Input } from '../spec.js';
 
 /** Exit status of a time-out, as timeout(1) has it. */
@@ -17,8 +18,8 @@ export async function waitCommand(ctx: Context, input: Input): Promise<number> {
   if (all && ids.length) throw new InputError('Give job ids or --all, not both');
   if (!all && ids.length === 0) throw new InputError('Expected job ids or --all: queuectl wait ID... | --all');
   const timeoutMs = durationOption(str(input, 'timeout'), '--timeout');
-  const store = await ctx.store();
-  const result = await waitForJobs(store, all ? 'all' : ids, { timeoutMs, onProgress: ctx.tty.stderr ? progress(ctx) : undefined });
+  const queue = await queueOf(ctx);
+  const result = await queue.wait(all ? 'all' : ids, { timeoutMs, onProgress: ctx.tty.stderr ? progress(ctx) : undefined });
   ctx.progress('');
   if (flag(input, 'json')) printJson(ctx.out, result);
   if (result.timedOut) {

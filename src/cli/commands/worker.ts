@@ -18,10 +18,11 @@ import { InputError } from '../../errors.js';
 import { QUEUE_PATTERN } from '../../job.js';
 import { readWorkers } from '../../heartbeat.js';
 import { formatDuration, parseSize } from '../../units.js';
-import type { WorkerEvent } from '../../pool.js';
+import type { WorkerEvent, WorkerPool } from '../../pool.js';
 import { type Context, durationOption, flag, intOption, list, str } from '../context.js';
 import { colorState, cut, loadCellWidths, localTime, oneLine, pc } from '../format.js';
 import { DEFAULT_LOG_MAX, RotatingLog } from '../log-file.js';
+import { queueOf } from '../queue.js';
 import type { Input } from '../spec.js';
 import { EXIT_TIMEOUT } from './wait.js';
 
@@ -76,8 +77,9 @@ export async function startCommand(ctx: Context, input: Input): Promise<number> 
   for (const q of queues) if (!QUEUE_PATTERN.test(q)) throw new InputError(`Expected --queue to be a queue name (1-64 of a-z 0-9 _ -), got ${JSON.stringify(q)}`);
   const logMaxText = str(input, 'log-max');
   const logMax = logMaxText === undefined ? DEFAULT_LOG_MAX : parseSize(logMaxText, '--log-max');
-  const store = await ctx.store();
-  const config = await loadConfig(store, flag(input, 'poll') ? { poll: true } : {});
+  const queue = await queueOf(ctx);
+  // A bad config.json fails here, before anything starts (in the background too).
+  await queue.config(flag(input, 'poll') ? { poll: true } : {});
   if (flag(input, 'detach')) return detach(ctx, input, count);
 
   const logPath = str(input, 'log');
@@ -102,13 +104,12 @@ export async function startCommand(ctx: Context, input: Input): Promise<number> 
     print({ type: 'error', message: 'queuectl is PID 1 (a container without an init): processes that jobs leave behind are never reaped and stay zombies. Run the container with an init: docker run --init, or init: true in compose' });
   }
 
-  const { startWorkerPool } = await import('../../pool.js');
   await loadCellWidths();
   // Signals are handled from before the first claim: a stop asked for while the pool starts is applied
   // as soon as it exists (the workers finish what they claimed meanwhile).
   let interrupts = 0;
   let requested: 'graceful' | 'force' | null = null;
-  let pool: Awaited<ReturnType<typeof startWorkerPool>> | undefined;
+  let pool: WorkerPool | undefined;
   const request = (mode: 'graceful' | 'force') => {
     requested = requested === 'force' ? 'force' : mode;
     pool?.stop(mode);
@@ -120,10 +121,9 @@ export async function startCommand(ctx: Context, input: Input): Promise<number> 
   ctx.signals.on('SIGHUP', () => request('graceful'));
   ctx.signals.on('SIGUSR2', () => request('force'));
   const fault = ctx.env.QUEUECTL_FAULT;
-  pool = await startWorkerPool({
-    store,
-    config,
+  pool = await queue.startWorkers({
     count,
+    poll: flag(input, 'poll'),
     env: ctx.env,
     queues,
     // QUEUECTL_FAULT=<step> makes the worker SIGKILL itself at that step, <step>:stop SIGSTOP itself
