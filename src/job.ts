@@ -186,7 +186,8 @@ export function createJob(spec: unknown, label: string, now: number, defaults: J
     updated_at: iso,
   };
   for (const [k, v] of Object.entries(s)) {
-    if (!(k in job) && !SYSTEM_FIELDS.has(k)) job[k] = v;
+    // Fields of the spec that shaped the job above are not copied as they were given (after: null, []).
+    if (!(k in job) && !SYSTEM_FIELDS.has(k) && k !== 'after' && k !== 'queue') job[k] = v;
   }
   const problem = recordProblem(job);
   if (problem) throw new InputError(`${label}: ${problem}`);

@@ -126,7 +126,7 @@ describe('workers in process, and the read side', () => {
     const second = await queue.list({ state: 'completed', limit: 10, cursor: first.next_cursor! });
     assert.deepEqual([...first.jobs, ...second.jobs].map((j) => j.id), cliOrder);
     assert.deepEqual((await queue.list({ q: 'exit 3' })).jobs.map((j) => j.id), ['fails']);
-    assert.deepEqual((await queue.status()).counts, { pending: 0, scheduled: 0, failed: 0, processing: 0, completed: 5, dead: 1, quarantined: 0 });
+    assert.deepEqual((await queue.status()).counts, { pending: 0, scheduled: 0, failed: 0, waiting: 0, processing: 0, completed: 5, dead: 1, quarantined: 0 });
     assert.ok(events.some((e) => e.type === 'completed' && e.id === 'j0'));
     assert.ok(events.some((e) => e.type === 'dead' && e.id === 'fails'));
     pool.stop('graceful');

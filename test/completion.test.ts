@@ -49,7 +49,7 @@ describe('completion', () => {
     await fsp.mkdir(empty);
     const cases: [string[], string[], Record<string, string>?][] = [
       [['queuectl', 'wo'], ['worker']],
-      [['queuectl', ''], ['enqueue', 'status', 'list', 'show', 'logs', 'cancel', 'wait', 'purge', 'worker', 'dlq', 'validate', 'doctor', 'quarantine', 'config', 'dashboard', 'metrics', 'completion', 'help']],
+      [['queuectl', ''], ['enqueue', 'status', 'list', 'show', 'logs', 'cancel', 'wait', 'purge', 'worker', 'dlq', 'validate', 'doctor', 'quarantine', 'queue', 'schedule', 'config', 'dashboard', 'metrics', 'completion', 'help']],
       [['queuectl', 'worker', ''], ['start', 'stop']],
       [['queuectl', 'worker', 'start', '--co'], ['--count', '--color']],
       [['queuectl', 'list', '--st'], ['--state']],

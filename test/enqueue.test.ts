@@ -218,7 +218,7 @@ describe('reading the queue: status, list, show', () => {
     assert.equal(status.counts.pending, 1);
     const list = await ok(['list'], { root });
     assert.match(list, /echo hi/, list);
-    assert.match(list, /^anything\s+pending\s+0\/4\s+0\s+ready\s+echo hi$/m, 'shown with the id a worker will give it: its file name');
+    assert.match(list, /^anything\s+pending\s+default\s+0\/4\s+0\s+ready\s+echo hi$/m, 'shown with the id a worker will give it: its file name');
     const listed = JSON.parse(await ok(['list', '--json', '--state', 'pending'], { root })) as Record<string, unknown>[];
     assert.equal(listed.length, 1);
     assert.equal(listed[0].command, 'echo hi');
@@ -231,7 +231,7 @@ describe('reading the queue: status, list, show', () => {
     const { root } = await makeTempRoot(t);
     await ok(['enqueue', '-'], { root, input: '{"command":"true"}\n{"command":"true"}\n{"command":"true","delay":"1h"}\n' });
     const status = JSON.parse(await ok(['status', '--json'], { root }));
-    assert.deepEqual(Object.keys(status.counts).sort(), ['completed', 'dead', 'failed', 'pending', 'processing', 'quarantined', 'scheduled']);
+    assert.deepEqual(Object.keys(status.counts).sort(), ['completed', 'dead', 'failed', 'pending', 'processing', 'quarantined', 'scheduled', 'waiting']);
     for (const v of Object.values(status.counts)) assert.equal(typeof v, 'number');
     assert.equal(status.counts.pending, 2);
     assert.equal(status.counts.scheduled, 1);
@@ -251,7 +251,7 @@ describe('reading the queue: status, list, show', () => {
     await ok(['enqueue', '--id', 'later', '--delay', '10m', '--', 'echo later'], { root });
     await ok(['enqueue', '--id', 'now', '--', 'echo now'], { root });
     const scheduled = await ok(['list', '--state', 'scheduled'], { root });
-    assert.match(scheduled, /^later\s+scheduled\s+0\/4\s+0\s+in 10m\s+echo later$/m, scheduled);
+    assert.match(scheduled, /^later\s+scheduled\s+default\s+0\/4\s+0\s+in 10m\s+echo later$/m, scheduled);
     assert.doesNotMatch(scheduled, /^now\b/m);
     const pending = await ok(['list', '--state', 'pending'], { root });
     assert.match(pending, /^now\s+pending/m);

@@ -73,6 +73,7 @@ describe('createJob fills in defaults and keeps what it does not know', () => {
       command: 'echo hi',
       state: 'pending',
       priority: 0,
+      queue: 'default',
       attempts: 0,
       max_retries: 3,
       run_at: iso,
@@ -175,20 +176,24 @@ describe('pending/ file names', () => {
       { ...base, priority: -999, attempts: 7, id: 'a.b_c-d' },
       { ...base, priority: 999, attempts: 0, id: 'x'.repeat(128) },
       { ...base, available_at: '1970-01-01T00:00:00.000Z', id: '0mih8x2k3000-a1b2c3f0' },
-    ]) {
+      { ...base, queue: 'backups_2-x', id: 'q1' },
+      { ...base, queue: 'default', id: 'q2' },
+    ] as { available_at: string; priority: number; attempts: number; id: string; queue?: string }[]) {
       const name = pendingName(job);
       assert.deepEqual(parsePendingName(name), {
         name,
         availableAt: Date.parse(job.available_at),
         priority: job.priority,
         attempts: job.attempts,
+        queue: job.queue ?? 'default',
         id: job.id,
       });
     }
   });
 
-  test('names are fixed width: 13-digit time, 4-digit priority, 3-digit attempts', () => {
+  test('names are fixed width: 13-digit time, 4-digit priority, 3-digit attempts; a queue other than default before the id', () => {
     assert.equal(pendingName(base), '1772366400000-1000-000-job1.json');
+    assert.equal(pendingName({ ...base, queue: 'backups' }), '1772366400000-1000-000-backups@job1.json');
     assert.equal(pendingName({ ...base, available_at: '1970-01-01T00:00:00.001Z', priority: -999, attempts: 3 }), '0000000000001-0001-003-job1.json');
     assert.equal(pendingName({ ...base, priority: 999, attempts: 12 }), '1772366400000-1999-012-job1.json');
     // Attempts past 999 are capped in the name (the file keeps the real count).

@@ -52,6 +52,7 @@ const DESCRIBED: Record<string, RegExp> = {
   [CODE_ONLY_RULES.durationRange]: /duration string is at most 36500 days, a timeout at least 1ms/,
   [CODE_ONLY_RULES.rounding]: /rounded to whole milliseconds/,
   [CODE_ONLY_RULES.dateParse]: /times JavaScript's Date\.parse reads/,
+  [CODE_ONLY_RULES.afterSelf]: /`after` must not name the job itself/,
 };
 
 describe('the schemas', () => {
