@@ -141,6 +141,14 @@ async function examineInternal(root: string, opts: DoctorOptions): Promise<Inter
     add({ code: 'format', severity: 'error', path: join(root, 'format'), message: `${root} is not a queue root: it has no format file (a root that queuectl made has one, written last)`, repair: `queuectl --root DIR with an empty or new DIR makes a root; an interrupted first use of ${sh(root)}: remove it and run any command again`, fixable: false });
     return out;
   }
+  if (marker === 'queuectl-queue 1\n') {
+    add({
+      code: 'format', severity: 'warning', path: join(root, 'format'),
+      message: 'the root is of format 1 (an older queuectl): any queuectl of this version upgrades it to format 2 when it opens it (new folders, then the new marker); queuectl processes of the old version keep misreading it until they are stopped',
+      repair: `stop every worker of the old version, then any command here, e.g. queuectl --root ${sh(root)} status`, fixable: false,
+    });
+    return out;
+  }
   if (marker !== FORMAT_MARKER) {
     add({ code: 'format', severity: 'error', path: join(root, 'format'), message: `the root holds a queue of another format (${JSON.stringify(marker.trim())}); this queuectl reads ${JSON.stringify(FORMAT_MARKER.trim())} and refuses any other`, repair: 'use the queuectl version that made this root (see README: Queue directory format)', fixable: false });
     return out;

@@ -19,7 +19,13 @@ import { isErrno, QueuectlError, RootError } from './errors.js';
 import { processTag } from './identity.js';
 import { type Job, type JobState, parseStoredJob } from './job.js';
 
-export const FORMAT_MARKER = 'queuectl-queue 1\n';
+export const FORMAT_MARKER = 'queuectl-queue 2\n';
+/**
+ * Older formats this version upgrades in place when it opens a root of one. Version 2 added waiting/,
+ * deps/, queues/ and schedules/, the queue part of pending/ names and the `after` field; a root of
+ * version 1 has none of them, so the upgrade is the new folders and the new marker.
+ */
+const UPGRADES_FROM = new Set(['queuectl-queue 1\n']);
 export const FOLDERS = ['tmp', 'pending', 'waiting', 'processing', 'completed', 'dead', 'workers', 'logs', 'ids', 'quarantine', 'queues', 'deps', 'schedules'] as const;
 /** Folders added after format 1 was first released: made on first use in a root that lacks them. */
 const LATER_FOLDERS: readonly string[] = ['queues', 'waiting', 'deps', 'schedules'];
@@ -96,7 +102,7 @@ export async function openStore(root: string): Promise<Store> {
   } catch (err) {
     if (!isErrno(err, 'ENOENT', 'ENOTDIR')) throw rootError(root, 'read', err);
   }
-  if (marker !== null && marker !== FORMAT_MARKER) {
+  if (marker !== null && marker !== FORMAT_MARKER && !UPGRADES_FROM.has(marker)) {
     throw new RootError(`${root} holds a queue of another format (${JSON.stringify(marker.trim())}); expected ${JSON.stringify(FORMAT_MARKER.trim())}`);
   }
   await checkRootOwner(root, marker === null);
@@ -111,6 +117,12 @@ export async function openStore(root: string): Promise<Store> {
     }
   }
   checkFolders(store);
+  if (marker !== FORMAT_MARKER) {
+    // An older format: its folders are made above; the new marker goes last, so that older queuectl
+    // processes started from now on refuse the root instead of misreading it.
+    await writeFileDurable(store, join(root, 'format'), FORMAT_MARKER);
+    await fsyncDir(root);
+  }
   return store;
 }
 

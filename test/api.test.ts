@@ -34,15 +34,15 @@ describe('openQueue', () => {
   test('creates the root on first use like the CLI, and refuses a root the CLI refuses', async (t) => {
     const { q, queue } = await apiQueue(t);
     assert.equal(queue.root, q.root);
-    assert.equal(await fsp.readFile(join(q.root, 'format'), 'utf8'), 'queuectl-queue 1\n');
+    assert.equal(await fsp.readFile(join(q.root, 'format'), 'utf8'), 'queuectl-queue 2\n');
     await fsp.writeFile(join(q.dir, 'other'), '');
     await fsp.mkdir(join(q.dir, 'wide'), { mode: 0o777 });
     await fsp.chmod(join(q.dir, 'wide'), 0o777);
     await fsp.writeFile(join(q.dir, 'wide', 'format'), 'queuectl-queue 1\n');
     await assert.rejects(openQueue(join(q.dir, 'wide')), /writable by others/);
     await fsp.mkdir(join(q.dir, 'future'), { mode: 0o700 });
-    await fsp.writeFile(join(q.dir, 'future', 'format'), 'queuectl-queue 2\n');
-    await assert.rejects(openQueue(join(q.dir, 'future')), /another format \("queuectl-queue 2"\); expected "queuectl-queue 1"/);
+    await fsp.writeFile(join(q.dir, 'future', 'format'), 'queuectl-queue 3\n');
+    await assert.rejects(openQueue(join(q.dir, 'future')), /another format \("queuectl-queue 3"\); expected "queuectl-queue 2"/);
     await assert.rejects(openQueue(''), TypeError);
   });
 });

@@ -89,12 +89,12 @@ describe('doctor: the root and its format', () => {
     assert.match(of((await doctor(bare)).report, 'format')[0].message, /is not a queue root: it has no format file/);
     assert.deepEqual(await fsp.readdir(bare), [], 'nothing written into a folder that is not a root');
 
-    await fsp.writeFile(join(q.root, 'format'), 'queuectl-queue 2\n');
+    await fsp.writeFile(join(q.root, 'format'), 'queuectl-queue 3\n');
     const other = await doctor(q.root, '--fix');
     assert.equal(other.code, 1);
     assert.deepEqual(other.report.findings.map((f) => [f.code, f.severity, f.fixable]), [['format', 'error', false]]);
-    assert.match(other.report.findings[0].message, /another format \("queuectl-queue 2"\); this queuectl reads "queuectl-queue 1" and refuses any other/);
-    assert.equal(await fsp.readFile(join(q.root, 'format'), 'utf8'), 'queuectl-queue 2\n');
+    assert.match(other.report.findings[0].message, /another format \("queuectl-queue 3"\); this queuectl reads "queuectl-queue 2" and refuses any other/);
+    assert.equal(await fsp.readFile(join(q.root, 'format'), 'utf8'), 'queuectl-queue 3\n');
   });
 
   test('a config.json queuectl cannot use is an error', async (t) => {

@@ -91,3 +91,20 @@ describe('special files where job files should be', () => {
     await assert.rejects(fsp.access(join(q.dir, 'ran')));
   });
 });
+
+describe('format versions', () => {
+  test('a root of format 1 (an older queuectl) is upgraded to 2 when opened: its folders are made, its jobs still run', async (t) => {
+    const q = await makeQueue(t);
+    await q.ok(['enqueue', JSON.stringify({ id: 'old1', command: 'true' })]);
+    // Back to what an older queuectl made: no waiting/, deps/, queues/, schedules/; marker 1.
+    for (const d of ['waiting', 'deps', 'queues', 'schedules']) await fsp.rm(join(q.root, d), { recursive: true });
+    await fsp.writeFile(join(q.root, 'format'), 'queuectl-queue 1\n');
+    const doctor = await q.cli(['doctor', '--json']);
+    assert.match(doctor.stdout, /of format 1 \(an older queuectl\)/);
+    assert.equal((await q.cli(['status'])).code, 0);
+    assert.equal(await fsp.readFile(join(q.root, 'format'), 'utf8'), 'queuectl-queue 2\n');
+    for (const d of ['waiting', 'deps', 'queues', 'schedules']) assert.ok((await fsp.stat(join(q.root, d))).isDirectory(), d);
+    await startWorker(q);
+    await waitFor(async () => (await folder(q.root, 'pending')).length === 0 && (await folder(q.root, 'processing')).length === 0, { what: 'the old job to run' });
+  });
+});
