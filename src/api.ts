@@ -28,6 +28,10 @@ export interface JobSpecFields {
   command: string;
   /** -999..999, lower runs first. Default 0. */
   priority?: number | null;
+  /** The named queue: 1-64 of a-z 0-9 _ -. Default "default". */
+  queue?: string | null;
+  /** Ids of jobs that must complete first (each must exist, or come earlier in the batch). */
+  after?: string | string[] | null;
   /** Retries after the first run, 0..100. Default: config max-retries. */
   max_retries?: number | null;
   /** ISO-8601 time; without an offset, local time. Default: now. */

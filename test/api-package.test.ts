@@ -126,7 +126,7 @@ describe('the packed package as a dependency', () => {
     await fsp.writeFile(join(root, 'config.json'), JSON.stringify({ 'heartbeat-interval': '50ms', 'stale-after': '600ms', 'poll-interval': '200ms' }));
     const env = { ...process.env, ROOT: root };
     const out = JSON.parse(ok(process.execPath, [join('out', 'app.js')], app, env));
-    assert.equal(out.format, 1);
+    assert.equal(out.format, 2);
     assert.deepEqual(out.typeFields, out.schemaFields, 'the JobSpec type and the job-spec schema name the same fields');
     assert.match(out.refused, /^job: field "command" must not be empty/);
     assert.equal(out.completed.length, 3);
