@@ -30,7 +30,7 @@ import { FORMAT_VERSION, InputError, openQueue, type Job, type JobSpec, type Job
 import specSchema from 'queuectl/schema/job-spec.schema.json' with { type: 'json' };
 
 // Every field of the type, so that this object fails to compile when the type gains or loses one.
-const every: Required<JobSpecFields> = { id: 'x', command: 'x', priority: 0, max_retries: 0, run_at: 'x', delay: 0, timeout: 0, cwd: '/', env: {} };
+const every: Required<JobSpecFields> = { id: 'x', command: 'x', priority: 0, queue: 'q', after: [], max_retries: 0, run_at: 'x', delay: 0, timeout: 0, cwd: '/', env: {} };
 const ignored = Object.entries(specSchema.properties as Record<string, { $ref?: string }>).filter(([, v]) => v.$ref === '#/$defs/ignored').map(([k]) => k);
 const schemaFields = Object.keys(specSchema.properties).filter((k) => !ignored.includes(k));
 
