@@ -197,12 +197,16 @@ describe('recurring schedules', () => {
     assert.equal(new Date(dueSlot(berlin, null, Date.parse('2026-03-02T03:00:00Z'))!).toISOString(), '2026-03-02T01:00:00.000Z', '02:00 in Berlin is 01:00 UTC in winter');
   });
 
-  test('bad schedules are refused: cron, time zone, --id, an existing name', async (t) => {
+  test('bad schedules are refused: cron, time zone, one-job flags (--id, --delay, --run-at, --if-absent), an existing name', async (t) => {
     const q = await makeQueue(t);
     for (const [args, re] of [
       [['--cron', '61 * * * *'], /Invalid cron expression "61 \* \* \* \*": Invalid value for minute: 61/],
       [['--cron', '* * * * *', '--tz', 'Mars/Olympus'], /Invalid time zone "Mars\/Olympus"/],
-      [['--cron', '* * * * *', '--id', 'x'], /leave --id out/],
+      // A schedule names its own jobs and times them by its cron: the one-job flags are not its options.
+      [['--cron', '* * * * *', '--id', 'x'], /Unknown option `--id` for queuectl schedule add/],
+      [['--cron', '* * * * *', '--delay', '5s'], /Unknown option `--delay`/],
+      [['--cron', '* * * * *', '--run-at=2027-01-01'], /Unknown option `--run-at`/],
+      [['--cron', '* * * * *', '--if-absent'], /Unknown option `--if-absent`/],
     ] as const) {
       const r = await q.cli(['schedule', 'add', 'bad', ...args, '--', 'true']);
       assert.equal(r.code, 2, r.stderr);

@@ -14,7 +14,6 @@ export async function scheduleAdd(ctx: Context, input: Input): Promise<void> {
   if (cron === undefined) throw new InputError('Expected --cron EXPR: 5 fields (minute hour day month weekday), or 6 with seconds first');
   const words = input.rest ?? [];
   if (words.length === 0) throw new InputError(`Expected the command after \`--\`: queuectl schedule add ${name} --cron '${cron}' -- COMMAND ARGS...`);
-  if (str(input, 'id') !== undefined) throw new InputError('A schedule names its own jobs (<name>-<slot time>): leave --id out');
   // The time zone of this command unless --tz: a cron line reads as the local time of whoever wrote it.
   const tz = str(input, 'tz') ?? (Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC');
   const job = specFromFlags(ctx, input, words);
