@@ -3,7 +3,7 @@
 // admin command and a worker never both move a job, and a record means the same whoever moved it. Stages
 // made here are owned by this process's tag (identity.ts): recovery anywhere can tell whether it lives.
 
-import { watch } from 'node:fs';
+import { existsSync, watch } from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import { InputError, isErrno, JobNotFoundError, QueuectlError } from './errors.js';
 import { readWorkers, type WorkerStatus } from './heartbeat.js';
@@ -32,6 +32,13 @@ export async function retryDead(store: Store, id: string, now: number): Promise<
   if (!job.finished_at && now - read.mtimeMs < SETTLE_MS) {
     throw new QueuectlError(`Job "${id}" is still being moved to dead/; try again in a few seconds`);
   }
+  // A dependent of a job that is still dead would go straight back to dead/: refused, changing nothing,
+  // with the command that works (dependencies retried first or in the same command, see orderForRetry).
+  const deadDeps = (job.after ?? []).filter((dep) => existsSync(deadPath(store, dep)));
+  if (deadDeps.length) {
+    const list = deadDeps.map((d) => `"${d}"`).join(', ');
+    throw new InputError(`Job "${id}" waits for ${list}, which ${deadDeps.length === 1 ? 'is' : 'are'} dead: retry ${deadDeps.length === 1 ? 'it' : 'them'} first or together (queuectl dlq retry ${[...deadDeps, id].join(' ')})`);
+  }
   const next = retriedJob(job, now);
   const owner = processTag().text;
   // A job with dependencies goes back to waiting/: linked to them first, then settled against them (those
@@ -45,6 +52,38 @@ export async function retryDead(store: Store, id: string, now: number): Promise<
   }
   if (waits) settleWaiters(store, [id], { now, owner });
   return next;
+}
+
+/**
+ * Dead jobs in an order in which each can be retried: a job after the dead jobs of the list it waits for
+ * (so `dlq retry --all`, or `dlq retry up dump` naming a dependent first, retries the dependency first).
+ * Unreadable records keep their place; the order is otherwise as given.
+ */
+export function orderForRetry(store: Store, ids: string[]): string[] {
+  const wanted = new Set(ids);
+  const deps = new Map<string, string[]>();
+  for (const id of ids) {
+    const read = readJobFileSync(deadPath(store, id));
+    let after: string[] = [];
+    if (read.ok) {
+      try {
+        const v = JSON.parse(read.text) as { after?: unknown };
+        if (Array.isArray(v.after)) after = v.after.filter((d): d is string => typeof d === 'string' && wanted.has(d));
+      } catch { /* retryDead reports it */ }
+    }
+    deps.set(id, after);
+  }
+  const out: string[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (id: string): void => {
+    if (state.get(id)) return; // done, or a cycle (cannot be: after names only older jobs)
+    state.set(id, 'visiting');
+    for (const d of deps.get(id) ?? []) visit(d);
+    state.set(id, 'done');
+    out.push(id);
+  };
+  for (const id of ids) visit(id);
+  return out;
 }
 
 /** Ids of every job in dead/. */

@@ -113,7 +113,7 @@ describe('dependencies', () => {
     assert.equal(ok.code, 0, ok.stderr);
   });
 
-  test('a dependency that ends dead sends its dependents (and theirs) to dead with dependency-failed; dlq retry puts one back to waiting', async (t) => {
+  test('a dependency that ends dead sends its dependents (and theirs) to dead with dependency-failed; dlq retry refuses a dependent of a dead job, and retries dependencies first', async (t) => {
     const q = await makeQueue(t);
     await enqueue(q, `[ -e ${q.dir}/ok ] || exit 3`, ['--id', 'flaky', '--max-retries', '0']);
     await enqueue(q, `echo child >> ${q.ledger}`, ['--id', 'child', '--after', 'flaky']);
@@ -124,12 +124,18 @@ describe('dependencies', () => {
     assert.match(child.last_error!, /dependency-failed: job "flaky" ended dead/);
     const grand = await waitForState(q.root, 'grandchild', 'dead');
     assert.equal(grand.failed_dependency, 'child');
-    // Retrying the dependent while its dependency is still dead sends it straight back.
-    await q.ok(['dlq', 'retry', 'grandchild']);
-    await waitFor(async () => (await readJobFile(q.root, 'grandchild').catch(() => null))?.state === 'dead', { what: 'grandchild dead again' });
-    // Retry the dependency (it succeeds now) and then the dependents: they wait for it, then run in order.
+    const shown = await q.ok(['show', 'grandchild']);
+    assert.match(shown, /^queue\s+default$/m);
+    assert.match(shown, /^after\s+child$/m);
+    // Retrying the dependent while its dependency is still dead is refused and changes nothing.
+    const refused = await q.cli(['dlq', 'retry', 'grandchild']);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /Job "grandchild" waits for "child", which is dead: retry it first or together \(queuectl dlq retry child grandchild\)/);
+    assert.equal((await readJobFile(q.root, 'grandchild')).state, 'dead');
+    // Named dependents first: the command retries the dependencies first. They wait, then run in order.
     await fsp.writeFile(join(q.dir, 'ok'), '');
-    await q.ok(['dlq', 'retry', 'flaky', 'child', 'grandchild']);
+    const out = await q.ok(['dlq', 'retry', 'grandchild', 'child', 'flaky']);
+    assert.deepEqual(out.trim().split('\n'), ['Retrying flaky', 'Retrying child', 'Retrying grandchild', 'Retried 3 jobs']);
     const done = await waitForState(q.root, 'grandchild', 'completed');
     assert.deepEqual(await ledgerLines(q), ['child', 'grandchild']);
     assert.deepEqual(done.history!.map((h) => h.reason), ['completed'], 'it ran once, after child');

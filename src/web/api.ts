@@ -13,7 +13,7 @@
 //   POST /api/queues/:name/pause, /api/queues/:name/resume
 
 import express, { type Request, type Response, type Router } from 'express';
-import { cancelJob, deadIds, retryDead } from '../admin.js';
+import { cancelJob, deadIds, orderForRetry, retryDead } from '../admin.js';
 import type { Config } from '../config.js';
 import { InputError, JobNotFoundError, QueuectlError } from '../errors.js';
 import { getJob, LIST_STATES, type ListState, listJobsPage, readStatus, redactEnv, type StatusReport } from '../inspect.js';
@@ -153,7 +153,7 @@ function checkId(id: string): string {
 async function retryMany(ctx: WebContext, ids: string[]): Promise<{ retried: string[]; errors: { id: string; error: string }[] }> {
   const retried: string[] = [];
   const errors: { id: string; error: string }[] = [];
-  for (const id of ids) {
+  for (const id of orderForRetry(ctx.store, ids)) {
     try {
       await retryDead(ctx.store, id, ctx.now());
       retried.push(id);

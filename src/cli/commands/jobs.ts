@@ -1,7 +1,7 @@
 // `queuectl dlq list|retry|purge`, `cancel`, `logs`, `purge`: job control through admin.ts.
 
 import { createReadStream, promises as fsp } from 'node:fs';
-import { deadIds } from '../../admin.js';
+import { deadIds, orderForRetry } from '../../admin.js';
 import { InputError, isErrno, JobNotFoundError } from '../../errors.js';
 import { purgeCompleted, purgeDead } from '../../retention.js';
 import { logPath } from '../../store.js';
@@ -38,7 +38,8 @@ export async function dlqRetryCommand(ctx: Context, input: Input): Promise<numbe
   if (all && ids.length) throw new InputError('Give job ids or --all, not both');
   if (!all && ids.length === 0) throw new InputError('Expected job ids or --all: queuectl dlq retry ID... | --all');
   const queue = await queueOf(ctx);
-  const targets = all ? await deadIds(queue.store) : ids;
+  // Dependencies before the jobs that wait for them, so both can be retried in one command.
+  const targets = orderForRetry(queue.store, all ? await deadIds(queue.store) : ids);
   if (targets.length === 0) {
     if (flag(input, 'json')) printJson(ctx.out, []);
     else ctx.out(pc.dim('The dead letter queue is empty.'));
@@ -56,7 +57,7 @@ export async function dlqRetryCommand(ctx: Context, input: Input): Promise<numbe
     }
   }
   if (flag(input, 'json')) printJson(ctx.out, retried);
-  else if (targets.length > 1) ctx.out(`Moved ${retried.length} job${retried.length === 1 ? '' : 's'} back to pending`);
+  else if (targets.length > 1) ctx.out(`Retried ${retried.length} job${retried.length === 1 ? '' : 's'}`);
   return retried.length === targets.length ? 0 : 1;
 }
 

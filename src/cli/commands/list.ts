@@ -63,6 +63,8 @@ export async function showCommand(ctx: Context, input: Input): Promise<void> {
   const line = (k: string, v: unknown) => ctx.out(`${pc.bold(k.padEnd(12))} ${v}`);
   line('id', job.id);
   line('state', colorState(displayState(job, now)));
+  line('queue', job.queue ?? 'default');
+  if (job.after?.length) line('after', job.after.join(' '));
   line('command', job.command);
   line('runs', `${job.attempts} of at most ${job.max_retries + 1}`);
   line('priority', job.priority);
