@@ -61,6 +61,8 @@ export interface EnqueueReport {
    * folder): recovery publishes them when there is room. 0 nearly always.
    */
   waiting: number;
+  /** Jobs of the batch that went to dead/ at once: a job they wait for (`after`) is dead. */
+  doomed: string[];
 }
 
 /** Files opened at once during a batch commit. */
@@ -102,14 +104,14 @@ export async function enqueueBatch(store: Store, inputs: EnqueueInput[], opts: E
     const published = publishAll(store, publish, commit !== null, opts);
     if (published < publish.length) {
       // Committed (only a committed batch gets here with a failure): acknowledged whole, published later.
-      return { jobs: publish.map((e) => e.job), existing, waiting: publish.length - published };
+      return { jobs: publish.map((e) => e.job), existing, waiting: publish.length - published, doomed: [] };
     }
     await flushAfterPublish(store, publish, group);
     if (commit) fs.rmSync(commit, { force: true });
     // A dependency may have finished between the links and the publish: settle what waits now.
     const waiters = publish.filter((e) => e.job.after?.length).map((e) => e.job.id);
-    if (waiters.length) settleWaiters(store, waiters, { now: Date.now(), owner: processTag().text });
-    return { jobs: publish.map((e) => e.job), existing, waiting: 0 };
+    const doomed = waiters.length ? settleWaiters(store, waiters, { now: Date.now(), owner: processTag().text }).doomed : [];
+    return { jobs: publish.map((e) => e.job), existing, waiting: 0, doomed };
   } catch (err) {
     // Not committed (or committed but nothing published yet, and the commit taken back first): nothing
     // of the batch is visible, so all of it is undone.

@@ -141,7 +141,7 @@ describe('dependencies', () => {
     assert.deepEqual(done.history!.map((h) => h.reason), ['completed'], 'it ran once, after child');
   });
 
-  test('cancel of a waiting job sends it and its dependents to dead', async (t) => {
+  test('cancel of a waiting job sends it and its dependents to dead; a job enqueued after it is dead at once, with a warning', async (t) => {
     const q = await makeQueue(t);
     await enqueue(q, 'true', ['--id', 'later', '--delay', '1h']);
     await enqueue(q, 'true', ['--id', 'w1', '--after', 'later']);
@@ -150,6 +150,12 @@ describe('dependencies', () => {
     assert.equal((await readJobFile(q.root, 'w1')).state, 'dead');
     assert.equal((await readJobFile(q.root, 'w2')).state, 'dead');
     assert.equal((await readJobFile(q.root, 'w2')).job.last_error, 'dependency-failed: job "w1" ended dead');
+    // A job enqueued after a dead one is accepted (as if the dependency had died a moment later) and said.
+    const late = await q.cli(['enqueue', '--id', 'w3', '--after', 'w1', '--', 'true']);
+    assert.equal(late.code, 0, late.stderr);
+    assert.match(late.stdout, /^Enqueued w3$/m);
+    assert.match(late.stderr, /warning: w3 went to dead\/ at once: a job it waits for is dead/);
+    assert.equal((await readJobFile(q.root, 'w3')).job.failed_dependency, 'w1');
   });
 });
 

@@ -151,6 +151,11 @@ export async function enqueueCommand(ctx: Context, input: Input): Promise<void> 
     for (const id of report.existing.slice(0, 20)) ctx.out(`Exists ${id}`);
     if (report.existing.length > 20) ctx.out(`Exists ${report.existing.length - 20} more`);
   }
+  if (report.doomed.length > 0) {
+    // Accepted, as when the dependency dies a moment after the enqueue; said, since nothing of it will run.
+    const ids = report.doomed.slice(0, 20).join(' ') + (report.doomed.length > 20 ? ` and ${report.doomed.length - 20} more` : '');
+    ctx.err(`warning: ${ids} went to dead/ at once: a job ${report.doomed.length === 1 ? 'it waits' : 'they wait'} for is dead (queuectl show ID says which; retry it and them together with queuectl dlq retry)`);
+  }
   if (report.waiting > 0) {
     ctx.err(`warning: ${report.waiting} of these jobs are not in pending/ yet (no space left to add them there); they are committed in tmp/ and a worker publishes them once there is room: do not enqueue them again`);
   }
