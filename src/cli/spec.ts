@@ -85,7 +85,7 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'version', short: 'v', kind: 'boolean', help: 'Print the version' },
 ];
 
-export const LIST_STATE_NAMES = ['pending', 'scheduled', 'failed', 'processing', 'completed', 'dead', 'all'] as const;
+export const LIST_STATE_NAMES = ['pending', 'scheduled', 'failed', 'waiting', 'processing', 'completed', 'dead', 'all'] as const;
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
 export const GROUPS: Group[] = [
