@@ -1,7 +1,7 @@
 // The status page: an express app (it does not listen; `queuectl dashboard` does) rendering views/*.ejs.
 // Every route reads and acts through the core (inspect, admin, stats); nothing here knows a path.
 //
-//   GET /            overview: counts, charts, workers, recent activity (live with /static/app.js)
+//   GET /            (pages.ts) overview: counts, charts, workers, recent activity (live with /static/app.js)
 //   GET /jobs        jobs by state, text filter, cursor pages       GET /jobs/:id  one job, attempts, logs
 //   GET /dlq         dead letter queue: retry one, selected or all  GET /metrics   Prometheus text
 //   GET /healthz     "ok"                                           /api/*         see api.ts
@@ -12,16 +12,13 @@
 import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Config } from '../config.js';
-import { InputError } from '../errors.js';
-import { countDead, displayState, getJob, LISTING_ORDER, listJobsPage, type LogTail, readLogTail, readStatus, redactEnv } from '../inspect.js';
-import { ID_PATTERN, type Job, QUEUE_PATTERN } from '../job.js';
-import { listQueues } from '../queues.js';
-import { listSchedules, viewSchedule } from '../schedules.js';
+import { LISTING_ORDER } from '../inspect.js';
 import { collectMetrics, METRICS_CONTENT_TYPE } from '../metrics.js';
 import { exists, type Store } from '../store.js';
 import { formatDuration } from '../units.js';
-import { apiRouter, parseListQuery, recentActivity, statusPayload, type WebContext } from './api.js';
-import { niceMax, PAGE_STATES, STATE_CHART, stateBars, THROUGHPUT_CHART, throughputColumns } from './charts.js';
+import { apiRouter, type WebContext } from './api.js';
+import { pagesRouter } from './pages.js';
+import { niceMax, PAGE_STATES, STATE_CHART, THROUGHPUT_CHART } from './charts.js';
 import { createCsrf, CSRF_FIELD, isLoopbackHost, loopbackHostOnly, requireToken, securityHeaders, type SendError } from './security.js';
 
 export interface AppOptions {
@@ -38,9 +35,6 @@ export interface AppOptions {
   /** Seconds between live refreshes of the overview. @default 2 */
   refreshSeconds?: number;
 }
-
-/** Bytes of each attempt's log shown on the job page (the end of it). */
-const LOG_TAIL_BYTES = 64 * 1024;
 
 /** Builds the app. */
 export function createApp(opts: AppOptions): express.Express {
@@ -96,85 +90,7 @@ export function createApp(opts: AppOptions): express.Express {
 
   app.use('/api', apiRouter(ctx));
 
-  app.get('/', async (req, res) => {
-    const t = now();
-    const [status, recent, queues] = await Promise.all([statusPayload(ctx), recentActivity(ctx, 10), listQueues(opts.store, t)]);
-    const schedules = listSchedules(opts.store).map((s) => viewSchedule(opts.store, s, t, 1));
-    res.render('overview', {
-      title: 'Overview',
-      nav: 'overview',
-      queues,
-      schedules,
-      back: req.originalUrl,
-      counts: status.counts,
-      status,
-      recent,
-      stateChart: stateBars(status.counts),
-      throughput: throughputColumns(status.throughput.minutes),
-      notice: notice(req),
-    });
-  });
-
-  app.get('/jobs', async (req, res) => {
-    await listPage(req, res, 'all');
-  });
-
-  app.get('/dlq', async (req, res) => {
-    await listPage(req, res, 'dead');
-  });
-
-  /** /jobs and /dlq: one page of a listing, with the counts for the tabs. */
-  async function listPage(req: Request, res: Response, defaultState: 'all' | 'dead'): Promise<void> {
-    const dlq = defaultState === 'dead';
-    const t = now();
-    try {
-      const query = parseListQuery(req.query, defaultState);
-      if (dlq) query.state = 'dead';
-      const [page, status] = await Promise.all([
-        listJobsPage(opts.store, { ...query, now: t, maxRetries: opts.config.maxRetries }),
-        readStatus(opts.store, t, opts.config.staleAfterMs),
-      ]);
-      // An exact id typed in the filter: offer the job itself even when the page does not hold it.
-      const exact = query.q && ID_PATTERN.test(query.q) && !page.jobs.some((j) => j.id === query.q) ? await getJob(opts.store, query.q) : null;
-      res.render(dlq ? 'dlq' : 'jobs', {
-        title: dlq ? 'Dead letter queue' : 'Jobs',
-        nav: dlq ? 'dlq' : 'jobs',
-        counts: status.counts,
-        query,
-        page: { ...page, jobs: page.jobs.map(redactEnv) },
-        exact: exact && redactEnv(exact),
-        now: t,
-        stateOf: (j: Job) => displayState(j, t),
-        pageUrl: (params: Record<string, string | number | undefined>) => listUrl(dlq ? '/dlq' : '/jobs', { state: dlq ? undefined : query.state, q: query.q, limit: query.limit === 50 ? undefined : query.limit, ...params }),
-        back: req.originalUrl,
-        notice: notice(req),
-      });
-    } catch (err) {
-      if (err instanceof InputError) return sendError(req, res, 400, err.message);
-      throw err;
-    }
-  }
-
-  app.get('/jobs/:id', async (req, res) => {
-    const id = req.params.id;
-    const t = now();
-    const [job, dead] = await Promise.all([ID_PATTERN.test(id) ? getJob(opts.store, id) : null, countDead(opts.store)]);
-    if (!job) return sendError(req, res, 404, `No job with id "${id.slice(0, 140)}" in any state`);
-    const runs = (job.history?.length ?? 0) + (job.state === 'processing' ? 1 : 0);
-    const logs: { run: number; log: LogTail | null }[] = [];
-    for (let run = runs; run >= 1; run--) logs.push({ run, log: await readLogTail(opts.store, job.id, run, LOG_TAIL_BYTES) });
-    res.render('job', {
-      title: `Job ${job.id}`,
-      nav: 'jobs',
-      counts: { dead }, // the nav's dead-letter badge
-      job: redactEnv(job),
-      state: displayState(job, t),
-      logs,
-      now: t,
-      back: req.originalUrl,
-      notice: notice(req),
-    });
-  });
+  app.use(pagesRouter(ctx));
 
   app.use((req, res) => sendError(req, res, 404, `Nothing at ${req.path.slice(0, 200)}`));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -183,33 +99,6 @@ export function createApp(opts: AppOptions): express.Express {
     sendError(req, res, 500, `Internal error: ${(err as Error)?.message ?? String(err)}`);
   });
   return app;
-}
-
-/** A listing URL with its query string, leaving out empty parameters. */
-function listUrl(path: string, params: Record<string, string | number | undefined>): string {
-  const search = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '' && v !== 'all') search.set(k, String(v));
-  const s = search.toString();
-  return s ? `${path}?${s}` : path;
-}
-
-/** The outcome of the last action, from the query string the action redirected to (fixed wording). */
-function notice(req: Request): { kind: 'ok' | 'warn'; text: string } | null {
-  const q = req.query;
-  const n = Number(q.n ?? 0);
-  const failed = Number(q.failed ?? 0);
-  const id = typeof q.id === 'string' && ID_PATTERN.test(q.id) ? q.id : null;
-  if (q.done === 'retried') {
-    const what = n === 1 && id ? `job ${id}` : `${n} job${n === 1 ? '' : 's'}`;
-    const text = `Moved ${what} back to pending.${failed > 0 ? ` ${failed} could not be retried (moved meanwhile).` : ''}`;
-    return { kind: failed > 0 ? 'warn' : 'ok', text };
-  }
-  if (q.done === 'cancelled' && id) return { kind: 'ok', text: `Cancelled job ${id}: it is in the dead letter queue.` };
-  const queue = typeof q.queue === 'string' && QUEUE_PATTERN.test(q.queue) ? q.queue : null;
-  if ((q.done === 'paused' || q.done === 'resumed') && queue) {
-    return { kind: 'ok', text: q.done === 'paused' ? `Paused queue ${queue}: what runs finishes, nothing new starts.` : `Resumed queue ${queue}.` };
-  }
-  return null;
 }
 
 /** Formatting for the templates. */
