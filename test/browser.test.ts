@@ -8,6 +8,7 @@ import { existsSync, promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { addSchedule } from '../src/schedules.js';
 import { REPO, waitFor } from './helpers.js';
 import { type Dashboard, startDashboard } from './web-helpers.js';
 
@@ -201,6 +202,41 @@ describe('the status page in chromium', { timeout: 60_000 }, () => {
     await fsp.writeFile(flag, '');
     await waitFor(() => two.child.exitCode !== null, { what: 'the stopping worker to finish hold and exit', timeoutMs: 10_000 });
     assert.equal((await d.counts()).pending, 1, 'waits was never taken');
+    assert.deepEqual(errors, [], 'no script errors or CSP violations');
+  });
+  test('queues, dependencies and schedules on the page: pause a queue with a click, a waiting job and its dependency, a schedule with its next run', async (t) => {
+    const browser = await launch(t);
+    if (!browser) return;
+    const d = await startDashboard(t, { refreshSeconds: 0.3 });
+    await addSchedule(d.store, { name: 'nightly', cron: '0 2 * * *', tz: 'UTC', job: { command: './backup.sh', queue: 'backups' } }, Date.now());
+    await d.enqueue([{ id: 'dump-db', command: 'true', queue: 'backups', delay: '1h' }]);
+    await d.enqueue([{ id: 'upload', command: 'true', queue: 'backups', after: ['dump-db'] }, { id: 'thumbs', command: 'true', delay: '1h' }]);
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors = watchErrors(page);
+    await login(page, d);
+    const row = (q: string) => page.textContent(`#queues tr[data-queue="${q}"]`);
+    assert.match((await row('backups')) ?? '', /backups\s*0\s*1\s*0\s*1\s*0/, 'pending 0, scheduled 1, failed 0, waiting 1, running 0');
+    assert.match((await row('default')) ?? '', /default/);
+    const sched = (await page.textContent('#schedules tr[data-schedule="nightly"]')) ?? '';
+    assert.match(sched, /0 2 \* \* \*/);
+    assert.match(sched, /02:00:00 \(in /, 'the next 02:00 UTC, relative to now');
+
+    await page.click('#queues tr[data-queue="backups"] button[data-queue-action="pause"]');
+    await page.waitForURL(/done=paused/);
+    assert.match((await page.textContent('.notice')) ?? '', /Paused queue backups: what runs finishes, nothing new starts\./);
+    assert.equal(await page.textContent('#queues tr[data-queue="backups"] [data-queue-state]'), 'paused');
+    assert.ok(existsSync(join(d.root, 'queues', 'backups.paused')), 'the pause is the file workers read');
+    await page.click('#queues tr[data-queue="backups"] button[data-queue-action="resume"]');
+    await page.waitForURL(/done=resumed/);
+    assert.equal(existsSync(join(d.root, 'queues', 'backups.paused')), false);
+
+    await page.goto(`${d.base}/jobs/upload`);
+    assert.equal(await page.textContent('[data-field="queue"]'), 'backups');
+    await page.click('[data-field="after"] a');
+    await page.waitForURL(/\/jobs\/dump-db$/);
+    assert.match((await page.textContent('h1')) ?? '', /dump-db/);
+    await page.goto(`${d.base}/jobs?state=waiting`);
+    assert.deepEqual(await page.$$eval('table.jobs tbody td.id a', (as) => as.map((a) => a.textContent)), ['upload']);
     assert.deepEqual(errors, [], 'no script errors or CSP violations');
   });
 });
