@@ -47,7 +47,9 @@ describe('named queues', () => {
     await w.waitForOutput(/queues: paused reports/); // at the worker's next heartbeat (50ms here)
     const second = await enqueue(q, `echo second >> ${q.ledger}`, ['--queue', 'reports']);
     await waitForState(q.root, first, 'completed');
-    await new Promise((r) => setTimeout(r, 600)); // several heartbeats and a rescan: it must still wait
+    // A job of another queue enqueued after it runs: the workers had second in view and passed it over.
+    const other = await enqueue(q, 'true', ['--queue', 'other']);
+    await waitForState(q.root, other, 'completed');
     assert.equal((await readJobFile(q.root, second)).state, 'pending');
     const list = JSON.parse(await q.ok(['queue', 'list', '--json'])) as { name: string; paused: boolean; pending: number }[];
     assert.deepEqual(list.find((x) => x.name === 'reports'), { ...list.find((x) => x.name === 'reports'), paused: true, pending: 1 });
@@ -169,13 +171,16 @@ describe('recurring schedules', () => {
     await Promise.all([startWorker(q), startWorker(q), startWorker(q)]);
     await waitFor(async () => (await ledgerLines(q)).length >= 4, { timeoutMs: 15_000, what: 'four slots to run' });
     await q.ok(['schedule', 'remove', 'tick']);
-    await new Promise((r) => setTimeout(r, 1_500)); // a slot or more after the removal
+    // Another schedule's slots show the workers' ticks going on after the removal: two of them, with
+    // a slot of tick each time (a tick enqueued as it was removed may still run, once).
+    await q.ok(['schedule', 'add', 'probe', '--cron', '* * * * * *', '--tz', 'UTC', '--', `echo $QUEUECTL_JOB_ID >> ${q.ledger}`]);
+    const ticks = (ls: string[]) => ls.filter((l) => l.startsWith('tick-'));
+    const atRemoval = ticks(await ledgerLines(q)).length;
+    await waitFor(async () => (await ledgerLines(q)).filter((l) => l.startsWith('probe-')).length >= 2, { timeoutMs: 10_000, what: 'two slots of the probe schedule' });
     const lines = await ledgerLines(q);
     assert.equal(new Set(lines).size, lines.length, `no slot ran twice: ${lines.join(' ')}`);
-    for (const l of lines) assert.match(l, /^tick-\d{8}T\d{6}Z$/);
-    const after = (await ledgerLines(q)).length;
-    await new Promise((r) => setTimeout(r, 1_200));
-    assert.equal((await ledgerLines(q)).length, after, 'a removed schedule enqueues nothing');
+    for (const l of lines) assert.match(l, /^(tick|probe)-\d{8}T\d{6}Z$/);
+    assert.ok(ticks(lines).length <= atRemoval + 1, `a removed schedule enqueues nothing: ${lines.join(' ')}`);
   });
 
   test('slots missed while no worker ran: at most one catch-up run; a paused schedule skips its slots', async (t) => {
@@ -187,7 +192,9 @@ describe('recurring schedules', () => {
     await waitFor(async () => (await ledgerLines(q)).length >= 1, { what: 'the catch-up run' });
     await q.ok(['schedule', 'pause', 'often']);
     const atPause = (await ledgerLines(q)).length;
-    await new Promise((r) => setTimeout(r, 2_200)); // two slots while paused
+    // Two slots of another schedule run meanwhile: the worker's ticks go on while often is paused.
+    await q.ok(['schedule', 'add', 'probe', '--cron', '* * * * * *', '--tz', 'UTC', '--', `echo $QUEUECTL_JOB_ID >> ${join(q.dir, 'probe')}`]);
+    await waitFor(async () => (await fsp.readFile(join(q.dir, 'probe'), 'utf8').catch(() => '')).trim().split('\n').filter(Boolean).length >= 2, { timeoutMs: 10_000, what: 'two slots of the probe schedule' });
     assert.ok((await ledgerLines(q)).length <= atPause + 1, 'a paused schedule enqueues nothing new (one enqueued as it paused may run)');
     const ids = await ledgerLines(q);
     const slotOf = (id: string) => Date.parse(id.replace(/^often-(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'));
