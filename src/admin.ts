@@ -35,10 +35,7 @@ export async function retryDead(store: Store, id: string, now: number): Promise<
   // A dependent of a job that is still dead would go straight back to dead/: refused, changing nothing,
   // with the command that works (dependencies retried first or in the same command, see orderForRetry).
   const deadDeps = (job.after ?? []).filter((dep) => existsSync(deadPath(store, dep)));
-  if (deadDeps.length) {
-    const list = deadDeps.map((d) => `"${d}"`).join(', ');
-    throw new InputError(`Job "${id}" waits for ${list}, which ${deadDeps.length === 1 ? 'is' : 'are'} dead: retry ${deadDeps.length === 1 ? 'it' : 'them'} first or together (queuectl dlq retry ${[...deadDeps, id].join(' ')})`);
-  }
+  if (deadDeps.length) throw deadDependencyError(store, id, deadDeps, [id]);
   const next = retriedJob(job, now);
   const owner = processTag().text;
   // A job with dependencies goes back to waiting/: linked to them first, then settled against them (those
@@ -62,17 +59,7 @@ export async function retryDead(store: Store, id: string, now: number): Promise<
 export function orderForRetry(store: Store, ids: string[]): string[] {
   const wanted = new Set(ids);
   const deps = new Map<string, string[]>();
-  for (const id of ids) {
-    const read = readJobFileSync(deadPath(store, id));
-    let after: string[] = [];
-    if (read.ok) {
-      try {
-        const v = JSON.parse(read.text) as { after?: unknown };
-        if (Array.isArray(v.after)) after = v.after.filter((d): d is string => typeof d === 'string' && wanted.has(d));
-      } catch { /* retryDead reports it */ }
-    }
-    deps.set(id, after);
-  }
+  for (const id of ids) deps.set(id, deadAfter(store, id).filter((d) => wanted.has(d)));
   const out: string[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
   const visit = (id: string): void => {
@@ -86,12 +73,85 @@ export function orderForRetry(store: Store, ids: string[]): string[] {
   return out;
 }
 
+/** The `after` of a dead job (empty when it has none or cannot be read). */
+function deadAfter(store: Store, id: string): string[] {
+  const read = readJobFileSync(deadPath(store, id));
+  if (!read.ok) return [];
+  try {
+    const v = JSON.parse(read.text) as { after?: unknown };
+    return Array.isArray(v.after) ? v.after.filter((d): d is string => typeof d === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Dead jobs that `ids` wait for, directly or through other dead jobs, dependencies first. */
+function deadAncestors(store: Store, ids: string[]): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const visit = (id: string): void => {
+    for (const dep of deadAfter(store, id)) {
+      if (seen.has(dep) || !existsSync(deadPath(store, dep))) continue;
+      seen.add(dep);
+      visit(dep);
+      out.push(dep);
+    }
+  };
+  for (const id of ids) visit(id);
+  return out;
+}
+
+/** The refusal of a retry whose dependencies are dead, naming the whole chain to retry with it. */
+function deadDependencyError(store: Store, id: string, deadDeps: string[], retried: string[]): InputError {
+  const list = deadDeps.map((d) => `"${d}"`).join(', ');
+  const chain = [...deadAncestors(store, retried).filter((d) => !retried.includes(d)), ...orderForRetry(store, retried)];
+  return new InputError(`Job "${id}" waits for ${list}, which ${deadDeps.length === 1 ? 'is' : 'are'} dead: retry ${deadDeps.length === 1 ? 'it' : 'them'} first or together (queuectl dlq retry ${chain.join(' ')})`);
+}
+
+/**
+ * Checks a whole `dlq retry` before anything moves: every id is in dead/, and no job waits for a dead
+ * job that is not retried with it. Throws the first problem (nothing was changed then).
+ */
+export async function checkRetryable(store: Store, ids: string[]): Promise<void> {
+  const set = new Set(ids);
+  for (const id of ids) {
+    if (!existsSync(deadPath(store, id))) {
+      const where = await locateJob(store, id);
+      if (!where) throw new JobNotFoundError(id);
+      if (where.state !== 'dead') throw new InputError(`Job "${id}" is ${where.state}, not dead; only dead jobs can be retried`);
+    }
+    const deadDeps = deadAfter(store, id).filter((dep) => !set.has(dep) && existsSync(deadPath(store, dep)));
+    if (deadDeps.length) throw deadDependencyError(store, id, deadDeps, ids);
+  }
+}
+
 /** Ids of every job in dead/. */
 export async function deadIds(store: Store): Promise<string[]> {
   return (await listJsonNames(store.dead)).map((n) => n.slice(0, -'.json'.length)).sort();
 }
 
-export type CancelResult = { id: string; was: 'pending' | 'waiting' | 'processing' };
+export type CancelResult = {
+  id: string;
+  was: 'pending' | 'waiting' | 'processing';
+  /** Jobs that waited for it, directly or in turn, and went to dead/ with it (dependency-failed). */
+  dependents: string[];
+};
+
+/**
+ * Checks a whole `cancel` before anything changes: every id is a job that has not finished. Throws the
+ * first problem (nothing was changed then).
+ */
+export async function checkCancellable(store: Store, ids: string[]): Promise<void> {
+  for (const id of ids) {
+    const where = await locateJob(store, id);
+    if (!where) throw new JobNotFoundError(id);
+    if (where.state === 'completed' || where.state === 'dead') throw notCancellable(id, where.state);
+  }
+}
+
+function notCancellable(id: string, state: string): InputError {
+  return new InputError(`Job "${id}" is already ${state}; only jobs that have not finished (pending, scheduled, failed, waiting or running) can be cancelled`);
+}
 
 /**
  * Cancels a job: a pending one moves to dead/ as cancelled; a running one is killed by its worker
@@ -100,7 +160,7 @@ export type CancelResult = { id: string; was: 'pending' | 'waiting' | 'processin
 export async function cancelJob(store: Store, id: string, opts: { now: number; staleAfterMs: number; timeoutMs: number }): Promise<CancelResult> {
   const where = await locateJob(store, id);
   if (!where) throw new JobNotFoundError(id);
-  if (where.state === 'completed' || where.state === 'dead') throw new InputError(`Job "${id}" is already ${where.state}; only pending or running jobs can be cancelled`);
+  if (where.state === 'completed' || where.state === 'dead') throw notCancellable(id, where.state);
   if (where.staged) {
     // Moving to pending/ this instant (a retry being published): look again in a moment.
     await pause(20);
@@ -114,18 +174,14 @@ export async function cancelJob(store: Store, id: string, opts: { now: number; s
   const job = parseStoredJob(read.text, where.path, where.state);
 
   const owner = processTag().text;
-  const settle = () => settleDependents(store, id, 'dead', { now: Date.now(), owner });
+  const settle = () => settleDependents(store, id, 'dead', { now: Date.now(), owner }).doomed;
   if (where.state === 'waiting') {
     if (!doom(store, where.name, cancelledJob(job, opts.now), owner)) return cancelJob(store, id, { ...opts, now: Date.now() });
     for (const dep of job.after ?? []) unlinkDependency(store, dep, id);
-    settle();
-    return { id, was: 'waiting' };
+    return { id, was: 'waiting', dependents: settle() };
   }
   if (where.state === 'pending') {
-    if (bury(store, where.path, cancelledJob(job, opts.now))) {
-      settle();
-      return { id, was: 'pending' };
-    }
+    if (bury(store, where.path, cancelledJob(job, opts.now))) return { id, was: 'pending', dependents: settle() };
     return cancelJob(store, id, { ...opts, now: Date.now() });
   }
 
@@ -136,20 +192,38 @@ export async function cancelJob(store: Store, id: string, opts: { now: number; s
   if (!worker || !worker.alive) {
     // Its worker is gone: do what recovery would, but to dead/ as cancelled.
     killJobProcesses(where.name);
-    if (bury(store, where.path, cancelledJob(job, opts.now))) {
-      settle();
-      return { id, was: 'processing' };
-    }
+    if (bury(store, where.path, cancelledJob(job, opts.now))) return { id, was: 'processing', dependents: settle() };
     return cancelJob(store, id, { ...opts, now: Date.now() });
   }
   await writeRequest(store, claim.worker, 'cancel', where.name);
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     const now = await locateJob(store, id);
-    if (!now || now.state !== 'processing' || now.name !== where.name) return { id, was: 'processing' };
+    // Its worker moved it to dead/ and settled its dependents: those now dead with it are theirs.
+    if (!now || now.state !== 'processing' || now.name !== where.name) return { id, was: 'processing', dependents: await doomedBy(store, id) };
     if (Date.now() > deadline) throw new QueuectlError(`Asked worker ${claim.worker} to cancel job "${id}", but it has not done so within ${opts.timeoutMs / 1000}s`);
     await pause(50);
   }
+}
+
+/** Jobs in dead/ whose failed_dependency is `id`, and theirs in turn (the cascade of one job's death). */
+async function doomedBy(store: Store, id: string): Promise<string[]> {
+  const dead = await deadIds(store);
+  const byDep = new Map<string, string[]>();
+  for (const d of dead) {
+    const read = readJobFileSync(deadPath(store, d));
+    if (!read.ok) continue;
+    try {
+      const dep = (JSON.parse(read.text) as { failed_dependency?: unknown }).failed_dependency;
+      if (typeof dep === 'string') byDep.set(dep, [...(byDep.get(dep) ?? []), d]);
+    } catch { /* not ours to judge here */ }
+  }
+  const out: string[] = [];
+  const walk = (x: string) => {
+    for (const d of byDep.get(x) ?? []) if (!out.includes(d)) { out.push(d); walk(d); }
+  };
+  walk(id);
+  return out;
 }
 
 function pause(ms: number): Promise<void> {

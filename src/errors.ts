@@ -21,7 +21,7 @@ export class InputError extends QueuectlError {
 /** No job with that id in any state. */
 export class JobNotFoundError extends QueuectlError {
   constructor(readonly id: string) {
-    super(`No job with id "${id}" in any state (pending, processing, completed, dead)`, 'ENOTFOUND');
+    super(`No job with id "${id}" in any state (pending, waiting, processing, completed, dead)`, 'ENOTFOUND');
     this.name = 'JobNotFoundError';
   }
 }

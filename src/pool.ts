@@ -100,6 +100,8 @@ class Pool {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly memory: HeartbeatMemory = new Map();
   private reaping: Promise<void> | undefined;
+  /** When this pool last ran its scheduler tick (schedules.ts dueSlots: slots after it came while it ticked). */
+  private lastScheduleTick: number | null = null;
   private configStamp = '';
   /** Set while the root's folders are not as they must be (a symlink, another filesystem): nothing is claimed. */
   private broken: string | null = null;
@@ -188,7 +190,8 @@ class Pool {
     this.every(() => 2_000, () => this.stats.flush(Date.now()));
     this.every(() => 60_000, () => (this.config.retentionMs > 0 ? purgeCompleted(this.store, Date.now() - this.config.retentionMs) : undefined), true);
     this.every(() => 600_000, () => sweepTmp(this.store, Date.now()), true);
-    this.every(() => 1_000, () => this.scheduleTick());
+    // Just after each second's start: slots fall on whole seconds, so one tick a second finds each at once.
+    this.every(() => 1_000 - (Date.now() % 1_000) + 5, () => this.scheduleTick());
   }
 
   private async heartbeatTick(): Promise<void> {
@@ -323,10 +326,12 @@ class Pool {
   /** Enqueues the slots of recurring schedules that have come (schedules.ts: each exactly once). */
   private async scheduleTick(): Promise<void> {
     if (this.stopping) return;
-    const r = await runSchedules(this.store, Date.now(), { maxRetries: this.config.maxRetries });
+    const now = Date.now();
+    const r = await runSchedules(this.store, now, { maxRetries: this.config.maxRetries }, this.lastScheduleTick);
+    this.lastScheduleTick = now;
     const worker = this.slots[0].id;
     for (const id of r.enqueued) this.emit({ type: 'scheduled', worker, schedule: id.slice(0, id.lastIndexOf('-')), id });
-    for (const e of r.errors) this.emit({ type: 'error', worker, message: `schedule ${e.name}: ${e.message}` });
+    for (const e of r.errors) this.emit({ type: 'error', worker, message: e.message.startsWith(`schedule ${e.name}`) ? e.message : `schedule ${e.name}: ${e.message}` });
   }
 
   // ---- recovery ----

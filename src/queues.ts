@@ -19,7 +19,8 @@ export interface QueueSettings {
   limits: Map<string, number>;
 }
 
-function checkName(name: string): void {
+/** Refuses a name that is not a queue name (1-64 of a-z 0-9 _ -). */
+export function checkQueueName(name: string): void {
   if (!QUEUE_PATTERN.test(name)) throw new InputError(`Invalid queue name ${JSON.stringify(name)}: queue names are 1-64 characters of a-z 0-9 _ -`);
 }
 
@@ -47,7 +48,7 @@ export function readQueueSettings(store: Store): QueueSettings {
 
 /** Pauses (true) or resumes (false) a queue. */
 export async function setPaused(store: Store, name: string, paused: boolean): Promise<void> {
-  checkName(name);
+  checkQueueName(name);
   const path = join(store.queues, `${name}.paused`);
   if (paused) await writeFileDurable(store, path, `paused at ${new Date().toISOString()}\n`);
   else fs.rmSync(path, { force: true });
@@ -55,7 +56,7 @@ export async function setPaused(store: Store, name: string, paused: boolean): Pr
 
 /** Sets a queue's limit (0: none). */
 export async function setLimit(store: Store, name: string, limit: number): Promise<void> {
-  checkName(name);
+  checkQueueName(name);
   if (!Number.isInteger(limit) || limit < 0 || limit > 100_000) throw new InputError(`Expected the limit to be an integer from 0 (no limit) to 100000, got ${JSON.stringify(limit)}`);
   const path = join(store.queues, `${name}.limit`);
   if (limit === 0) fs.rmSync(path, { force: true });

@@ -47,11 +47,16 @@ function cronOf(cron: string, tz: string): Cron {
 
 /** Checks a cron expression and a time zone, with a message that says what is wrong. */
 export function checkCron(cron: string, tz: string): void {
+  const fields = cron.trim().split(/\s+/).filter(Boolean).length;
+  if (fields !== 5 && fields !== 6) {
+    throw new InputError(`Invalid cron expression ${JSON.stringify(cron)}: ${fields} field${fields === 1 ? '' : 's'}; expected 5 (minute hour day month weekday) or 6 (seconds first)`);
+  }
+  if (tz.trim() === '') throw new InputError(`Invalid time zone ${JSON.stringify(tz)}: expected an IANA name such as UTC, Europe/Berlin or America/New_York`);
   let c: Cron;
   try {
     c = cronOf(cron, tz);
   } catch (err) {
-    throw new InputError(`Invalid cron expression ${JSON.stringify(cron)}: ${(err as Error).message.replace(/^CronPattern: /, '')} (5 fields: minute hour day month weekday, or 6 with seconds first)`);
+    throw new InputError(`Invalid cron expression ${JSON.stringify(cron)}: ${(err as Error).message.replace(/^CronPattern: /, '').replace(/configuration entry/g, 'field')}`);
   }
   try {
     c.nextRun(new Date());
@@ -71,6 +76,10 @@ export async function addSchedule(store: Store, s: Omit<Schedule, 'created_at' |
   const probeId = slotId(s.name, now);
   if (!ID_PATTERN.test(probeId)) throw new InputError(`Schedule name ${JSON.stringify(s.name)} is too long for the ids of its jobs`);
   if ('id' in s.job) throw new InputError('A schedule names its own jobs (<name>-<slot time>): leave --id out');
+  // A fixed dependency would hold every slot's job, and once it is purged (retention) no slot could be
+  // enqueued at all: a schedule's jobs wait for nothing. Chain work inside the command, or enqueue a
+  // job --after the slot's id from the command itself.
+  if (Array.isArray(s.job.after) ? s.job.after.length > 0 : s.job.after != null) throw new InputError('A schedule\'s jobs cannot wait for other jobs (after): its slots would all wait for one job, and stop once it is purged');
   createJob({ ...s.job, id: probeId }, `schedule ${s.name}`, now, { maxRetries: 0, cwd: null }, () => probeId);
   if (fs.existsSync(schedulePath(store, s.name))) throw new InputError(`Schedule "${s.name}" exists already; remove it first (queuectl schedule remove ${s.name})`);
   const schedule: Schedule = { ...s, created_at: new Date(now).toISOString(), paused: false };
@@ -84,6 +93,7 @@ export async function removeSchedule(store: Store, name: string): Promise<void> 
   if (!fs.existsSync(path)) throw new InputError(`No schedule "${name}"; queuectl schedule list shows them`);
   fs.rmSync(path);
   fs.rmSync(join(store.schedules, `${name}.last`), { force: true });
+  fs.rmSync(errorPath(store, name), { force: true });
 }
 
 export async function setSchedulePaused(store: Store, name: string, paused: boolean, now: number): Promise<Schedule> {
@@ -141,19 +151,36 @@ export function lastSlot(store: Store, name: string): number | null {
   }
 }
 
+/** A scheduler whose previous tick is older than this was not ticking (paused, frozen): its gap is "missed". */
+export const LIVE_GAP_MS = 10_000;
+/** Most slots one tick enqueues for one schedule (a per-second schedule after a slow tick needs two or three). */
+const MAX_SLOTS_PER_TICK = 60;
+
 /**
- * The slot a schedule should enqueue now, or null: the latest slot in (since, now], where since is the
- * last slot enqueued, or when the schedule was added or last resumed (nothing before that is made up for).
+ * The slots a schedule should enqueue now, oldest first: those in (since, now], where since is the last
+ * slot enqueued, or when the schedule was added or last resumed (nothing before that is made up for).
+ * Slots that came while this scheduler was ticking (after its previous tick, `liveSince`) are each
+ * enqueued: a tick that runs late never drops a slot. Of the slots before that (missed while no worker
+ * ran, or while this one was frozen), only the latest runs: at most one catch-up.
  */
-export function dueSlot(s: Schedule, last: number | null, now: number): number | null {
-  if (s.paused) return null;
+export function dueSlots(s: Schedule, last: number | null, now: number, liveSince: number | null = null): number[] {
+  if (s.paused) return [];
   const since = Math.max(last ?? -Infinity, Date.parse(s.created_at), s.resumed_at ? Date.parse(s.resumed_at) : -Infinity);
   const c = cronOf(s.cron, s.tz);
-  const first = c.nextRun(new Date(since));
-  if (!first || first.getTime() > now) return null;
-  // Missed slots: only the latest of them runs (at most one catch-up).
-  const latest = c.previousRuns(1, new Date(now + 1))[0];
-  return latest && latest.getTime() > since ? latest.getTime() : first.getTime();
+  const live = liveSince !== null && now - liveSince <= LIVE_GAP_MS ? Math.max(since, liveSince) : now;
+  const out: number[] = [];
+  // The catch-up: the latest slot in (since, live], if any.
+  const missed = c.previousRuns(1, new Date(live + 1))[0];
+  if (missed && missed.getTime() > since) out.push(missed.getTime());
+  // Every slot in (live, now].
+  let at = new Date(live);
+  while (out.length < MAX_SLOTS_PER_TICK) {
+    const next = c.nextRun(at);
+    if (!next || next.getTime() > now) break;
+    out.push(next.getTime());
+    at = next;
+  }
+  return out;
 }
 
 export interface TickReport {
@@ -163,33 +190,56 @@ export interface TickReport {
   errors: { name: string; message: string }[];
 }
 
-/** One scheduler tick: enqueues every schedule's due slot (if no other process did). */
-export async function runSchedules(store: Store, now: number, defaults: { maxRetries: number }): Promise<TickReport> {
+/**
+ * One scheduler tick: enqueues every schedule's due slots (those no other process enqueued). `liveSince`
+ * is the time of this scheduler's previous tick (null on its first): see dueSlots.
+ */
+export async function runSchedules(store: Store, now: number, defaults: { maxRetries: number }, liveSince: number | null = null): Promise<TickReport> {
   const report: TickReport = { enqueued: [], errors: [] };
   for (const s of listSchedules(store)) {
     try {
-      const slot = dueSlot(s, lastSlot(store, s.name), now);
-      if (slot === null) continue;
-      const id = slotId(s.name, slot);
-      const spec = { ...s.job, id, run_at: new Date(slot).toISOString(), schedule: s.name };
-      const r = await enqueueBatch(store, [{ spec, label: `schedule ${s.name}` }], { now, maxRetries: defaults.maxRetries, cwd: null, ifAbsent: true });
-      if (r.jobs.length) report.enqueued.push(id);
-      await writeFileDurable(store, join(store.schedules, `${s.name}.last`), `${new Date(slot).toISOString()}\n`);
+      const slots = dueSlots(s, lastSlot(store, s.name), now, liveSince);
+      if (slots.length === 0) continue;
+      const specs = slots.map((slot) => ({ spec: { ...s.job, id: slotId(s.name, slot), run_at: new Date(slot).toISOString(), schedule: s.name }, label: `schedule ${s.name}` }));
+      const r = await enqueueBatch(store, specs, { now, maxRetries: defaults.maxRetries, cwd: null, ifAbsent: true });
+      report.enqueued.push(...r.jobs.map((j) => j.id));
+      await writeFileDurable(store, join(store.schedules, `${s.name}.last`), `${new Date(slots[slots.length - 1]).toISOString()}\n`);
+      fs.rmSync(errorPath(store, s.name), { force: true });
     } catch (err) {
-      report.errors.push({ name: s.name, message: (err as Error).message });
+      const message = (err as Error).message;
+      report.errors.push({ name: s.name, message });
+      // Said where people look (schedule list, the page), not only in the workers' log.
+      if (readError(store, s.name)?.message !== message) {
+        await writeFileDurable(store, errorPath(store, s.name), `${JSON.stringify({ message, at: new Date(now).toISOString() })}\n`).catch(() => undefined);
+      }
     }
   }
   return report;
+}
+
+/** schedules/<name>.error: why the last tick could not enqueue a slot (removed at the next success). */
+function errorPath(store: Store, name: string): string {
+  return join(store.schedules, `${name}.error`);
+}
+
+function readError(store: Store, name: string): { message: string; at: string } | null {
+  try {
+    return JSON.parse(fs.readFileSync(errorPath(store, name), 'utf8')) as { message: string; at: string };
+  } catch {
+    return null;
+  }
 }
 
 /** A schedule with its next runs, for `schedule list` and the page. */
 export interface ScheduleView extends Schedule {
   next: string[];
   last: string | null;
+  /** Why its last tick could not enqueue (the template no longer passes enqueue's checks), or null. */
+  error: { message: string; at: string } | null;
 }
 
 export function viewSchedule(store: Store, s: Schedule, now: number, n = 3): ScheduleView {
   const last = lastSlot(store, s.name);
-  return { ...s, next: s.paused ? [] : nextSlots(s, now, n).map((t) => new Date(t).toISOString()), last: last === null ? null : new Date(last).toISOString() };
+  return { ...s, next: s.paused ? [] : nextSlots(s, now, n).map((t) => new Date(t).toISOString()), last: last === null ? null : new Date(last).toISOString(), error: readError(store, s.name) };
 }
 

@@ -137,14 +137,14 @@ describe('workers in process, and the read side', () => {
   test('cancel and retry: a scheduled job is cancelled, a running one killed, a dead one retried', async (t) => {
     const { q, queue, start } = await apiQueue(t);
     await queue.enqueue({ id: 'later', command: `echo later >> ${q.ledger}`, delay: '1h' });
-    assert.deepEqual(await queue.cancel('later'), { id: 'later', was: 'pending' });
+    assert.deepEqual(await queue.cancel('later'), { id: 'later', was: 'pending', dependents: [] });
     assert.equal((await queue.get('later'))?.last_error, 'cancelled');
     await assert.rejects(queue.cancel('later'), /already dead/);
     await assert.rejects(queue.cancel('never-was'), JobNotFoundError);
     await start(1);
     await queue.enqueue({ id: 'long', command: 'sleep 30' });
     await waitForState(q.root, 'long', 'processing');
-    assert.deepEqual(await queue.cancel('long'), { id: 'long', was: 'processing' });
+    assert.deepEqual(await queue.cancel('long'), { id: 'long', was: 'processing', dependents: [] });
     assert.equal((await readJobFile(q.root, 'long')).state, 'dead');
     // retry puts the cancelled job back; it runs and completes.
     const back = await queue.retry('later');

@@ -115,6 +115,7 @@ describe('values are kept as typed', () => {
     const cases: [string[], RegExp][] = [
       [['list', '--state'], /--state needs a value \(STATE\)/],
       [['list', '--state', '--json'], /--state needs a value \(STATE\), got the option "--json"; for a value that starts with "-", write --state=--json/],
+      [['enqueue', '--after', '--', 'true'], /--after needs a value \(ID\) before `--`/],
       [['status', '--json=yes'], /--json takes no value/],
       [['worker', 'stop', '--count', '2'], /Unknown option `--count` for queuectl worker stop; run queuectl worker stop --help/],
       [['show'], /Missing ID: queuectl show ID/],

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { dueSlot } from '../src/schedules.js';
+import { dueSlots } from '../src/schedules.js';
 import { waitFor } from './helpers.js';
 import { completedCount, enqueue, folder, ledgerLines, makeQueue, readJobFile, startWorker, waitForState } from './worker-helpers.js';
 
@@ -132,7 +132,7 @@ describe('dependencies', () => {
     // Retrying the dependent while its dependency is still dead is refused and changes nothing.
     const refused = await q.cli(['dlq', 'retry', 'grandchild']);
     assert.equal(refused.code, 2, refused.stderr);
-    assert.match(refused.stderr, /Job "grandchild" waits for "child", which is dead: retry it first or together \(queuectl dlq retry child grandchild\)/);
+    assert.match(refused.stderr, /Job "grandchild" waits for "child", which is dead: retry it first or together \(queuectl dlq retry flaky child grandchild\)/);
     assert.equal((await readJobFile(q.root, 'grandchild')).state, 'dead');
     // Named dependents first: the command retries the dependencies first. They wait, then run in order.
     await fsp.writeFile(join(q.dir, 'ok'), '');
@@ -202,21 +202,31 @@ describe('recurring schedules', () => {
     assert.ok(missed.length <= 1, `at most one catch-up run for the three slots missed before any worker ran: ${ids.join(' ')}`);
   });
 
-  test('the catch-up rule: of the slots missed since the last one enqueued, only the latest runs', () => {
-    const t0 = Date.parse('2026-03-01T10:00:00Z');
+  test('the catch-up rule: of the slots missed since the last one enqueued, only the latest runs; slots that came while a worker ticked all run', () => {
+    const at = (iso: string) => Date.parse(iso);
+    const t0 = at('2026-03-01T10:00:00Z');
     const s = { name: 'x', cron: '0 * * * *', tz: 'UTC', job: {}, created_at: new Date(t0).toISOString(), paused: false };
-    assert.equal(dueSlot(s, null, t0 + 30 * 60_000), null, 'no slot has come yet');
-    assert.equal(dueSlot(s, null, Date.parse('2026-03-01T15:10:00Z')), Date.parse('2026-03-01T15:00:00Z'), 'five missed: the latest only');
-    assert.equal(dueSlot(s, Date.parse('2026-03-01T15:00:00Z'), Date.parse('2026-03-01T15:59:59Z')), null, 'enqueued: nothing more until the next');
-    assert.equal(dueSlot(s, Date.parse('2026-03-01T15:00:00Z'), Date.parse('2026-03-01T16:00:00Z')), Date.parse('2026-03-01T16:00:00Z'));
-    assert.equal(dueSlot({ ...s, created_at: '2026-03-01T15:30:00Z' }, null, Date.parse('2026-03-01T15:40:00Z')), null, 'slots before the schedule was added never run');
-    assert.equal(dueSlot({ ...s, paused: true }, null, Date.parse('2026-03-01T15:10:00Z')), null, 'paused');
-    assert.equal(dueSlot({ ...s, resumed_at: '2026-03-01T15:05:00Z' }, null, Date.parse('2026-03-01T15:10:00Z')), null, 'slots skipped while paused are not made up');
+    assert.deepEqual(dueSlots(s, null, t0 + 30 * 60_000), [], 'no slot has come yet');
+    assert.deepEqual(dueSlots(s, null, at('2026-03-01T15:10:00Z')), [at('2026-03-01T15:00:00Z')], 'five missed: the latest only');
+    assert.deepEqual(dueSlots(s, at('2026-03-01T15:00:00Z'), at('2026-03-01T15:59:59Z')), [], 'enqueued: nothing more until the next');
+    assert.deepEqual(dueSlots(s, at('2026-03-01T15:00:00Z'), at('2026-03-01T16:00:00Z')), [at('2026-03-01T16:00:00Z')]);
+    assert.deepEqual(dueSlots({ ...s, created_at: '2026-03-01T15:30:00Z' }, null, at('2026-03-01T15:40:00Z')), [], 'slots before the schedule was added never run');
+    assert.deepEqual(dueSlots({ ...s, paused: true }, null, at('2026-03-01T15:10:00Z')), [], 'paused');
+    assert.deepEqual(dueSlots({ ...s, resumed_at: '2026-03-01T15:05:00Z' }, null, at('2026-03-01T15:10:00Z')), [], 'slots skipped while paused are not made up');
     const berlin = { ...s, cron: '0 2 * * *', tz: 'Europe/Berlin', created_at: '2026-03-01T00:00:00Z' };
-    assert.equal(new Date(dueSlot(berlin, null, Date.parse('2026-03-02T03:00:00Z'))!).toISOString(), '2026-03-02T01:00:00.000Z', '02:00 in Berlin is 01:00 UTC in winter');
+    assert.deepEqual(dueSlots(berlin, null, at('2026-03-02T03:00:00Z')).map((t) => new Date(t).toISOString()), ['2026-03-02T01:00:00.000Z'], '02:00 in Berlin is 01:00 UTC in winter');
+
+    // A slot a second and a tick that runs late (1.03 s after the previous one): both slots it passed run.
+    const sec = { ...s, cron: '* * * * * *' };
+    const prev = at('2026-03-01T12:00:47.980Z');
+    assert.deepEqual(dueSlots(sec, at('2026-03-01T12:00:47Z'), prev + 1_030, prev), [at('2026-03-01T12:00:48Z'), at('2026-03-01T12:00:49Z')]);
+    // A worker frozen for a minute is not "ticking": of its gap, the latest slot only.
+    assert.deepEqual(dueSlots(sec, at('2026-03-01T12:00:47Z'), prev + 60_000, prev), [at('2026-03-01T12:01:47Z')]);
+    // Missed before this worker started ticking, then live: the catch-up, then each slot since.
+    assert.deepEqual(dueSlots(sec, at('2026-03-01T12:00:40Z'), prev + 1_030, prev), [at('2026-03-01T12:00:47Z'), at('2026-03-01T12:00:48Z'), at('2026-03-01T12:00:49Z')]);
   });
 
-  test('bad schedules are refused: cron, time zone, one-job flags (--id, --delay, --run-at, --if-absent), an existing name', async (t) => {
+  test('bad schedules are refused: cron (and its field count), time zone (and an empty one), one-job flags (--id, --delay, --run-at, --if-absent, --after), an existing name; nothing is written', async (t) => {
     const q = await makeQueue(t);
     for (const [args, re] of [
       [['--cron', '61 * * * *'], /Invalid cron expression "61 \* \* \* \*": Invalid value for minute: 61/],
@@ -226,15 +236,38 @@ describe('recurring schedules', () => {
       [['--cron', '* * * * *', '--delay', '5s'], /Unknown option `--delay`/],
       [['--cron', '* * * * *', '--run-at=2027-01-01'], /Unknown option `--run-at`/],
       [['--cron', '* * * * *', '--if-absent'], /Unknown option `--if-absent`/],
+      [['--cron', '* * * * *', '--after', 'x'], /Unknown option `--after`/],
+      [['--cron', '*/2 * * * * * *'], /Invalid cron expression "\*\/2 \* \* \* \* \* \*": 7 fields; expected 5 \(minute hour day month weekday\) or 6 \(seconds first\)/],
+      [['--cron', '* * * * *', '--tz', ''], /Invalid time zone "": expected an IANA name/],
     ] as const) {
       const r = await q.cli(['schedule', 'add', 'bad', ...args, '--', 'true']);
       assert.equal(r.code, 2, r.stderr);
       assert.match(r.stderr, re);
     }
+    assert.deepEqual(await fsp.readdir(join(q.root, 'schedules')), [], 'a refused schedule leaves nothing');
     await q.ok(['schedule', 'add', 'dup', '--cron', '0 0 * * *', '--', 'true']);
     const again = await q.cli(['schedule', 'add', 'dup', '--cron', '0 0 * * *', '--', 'true']);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /Schedule "dup" exists already/);
+  });
+  test('a schedule whose job no longer passes enqueue\'s checks says so in schedule list (STATE error, the reason), until it is fixed', async (t) => {
+    const q = await makeQueue(t);
+    // Written by hand (or by an older tool): a priority out of range.
+    const file = join(q.root, 'schedules', 'broken.json');
+    const record = { name: 'broken', cron: '* * * * * *', tz: 'UTC', job: { command: `echo $QUEUECTL_JOB_ID >> ${q.ledger}`, priority: 5000 }, created_at: new Date().toISOString(), paused: false };
+    const w = await startWorker(q);
+    await fsp.writeFile(file, JSON.stringify(record));
+    await w.waitForOutput(/error schedule broken \(id "broken-\d{8}T\d{6}Z"\): field "priority"/);
+    const list = await q.cli(['schedule', 'list']);
+    assert.match(list.stdout, /^broken .* error /m);
+    assert.match(list.stderr, /broken: cannot enqueue its slots \(since \d{4}-.*\): schedule broken \(id "broken-\d{8}T\d{6}Z"\): field "priority"/);
+    const json = JSON.parse(await q.ok(['schedule', 'list', '--json'])) as { error: { message: string } | null }[];
+    assert.match(json[0].error!.message, /field "priority"/);
+    await fsp.writeFile(`${file}.tmp`, JSON.stringify({ ...record, job: { ...record.job, priority: 5 } }));
+    await fsp.rename(`${file}.tmp`, file);
+    await waitFor(async () => (await ledgerLines(q)).length >= 1, { what: 'a slot of the fixed schedule to run' });
+    const fixed = JSON.parse(await q.ok(['schedule', 'list', '--json'])) as { error: unknown }[];
+    assert.equal(fixed[0].error, null);
   });
 });
 
@@ -250,5 +283,51 @@ describe('enqueue --if-absent', () => {
     assert.equal((await folder(q.root, 'pending')).length, 2);
     const plain = await q.cli(['enqueue', '--id', 'new1', '--', 'true']);
     assert.equal(plain.code, 2, 'without --if-absent it is an error');
+  });
+});
+
+describe('a command refused for one of its arguments changes nothing', () => {
+  test('cancel, dlq retry, schedule remove|pause, queue pause check every argument first; cancel names the dependents it took down', async (t) => {
+    const q = await makeQueue(t);
+    await enqueue(q, 'true', ['--id', 'y', '--delay', '1h']);
+    const c = await q.cli(['cancel', 'y', 'nope']);
+    assert.equal(c.code, 2);
+    assert.match(c.stderr, /No job with id "nope" in any state \(pending, waiting, processing, completed, dead\)/);
+    assert.equal((await readJobFile(q.root, 'y')).state, 'pending', 'y was not cancelled');
+
+    await enqueue(q, 'true', ['--id', 'x1', '--delay', '1h']);
+    await enqueue(q, 'true', ['--id', 'x2', '--after', 'x1']);
+    await enqueue(q, 'true', ['--id', 'x3', '--after', 'x2']);
+    // Named after a job that takes it down, x3 is not an error: it went with x1.
+    const out = await q.ok(['cancel', 'x1', 'x3']);
+    assert.deepEqual(out.trim().split('\n'), ['Cancelled x1', '  and 2 jobs waiting for it (now dead, dependency-failed): x2 x3']);
+    const again = await q.cli(['cancel', 'x1']);
+    assert.match(again.stderr, /Job "x1" is already dead; only jobs that have not finished \(pending, scheduled, failed, waiting or running\) can be cancelled/);
+
+    // The hint names the whole chain; the refused retry moves nothing, even of the ids it could move.
+    const r = await q.cli(['dlq', 'retry', 'x2', 'x3']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /Job "x2" waits for "x1", which is dead: retry it first or together \(queuectl dlq retry x1 x2 x3\)/);
+    for (const id of ['x1', 'x2', 'x3']) assert.equal((await readJobFile(q.root, id)).state, 'dead', `${id} stays dead`);
+    const y2 = await q.cli(['dlq', 'retry', 'x1', 'y']);
+    assert.match(y2.stderr, /Job "y" is pending, not dead/);
+    assert.equal((await readJobFile(q.root, 'x1')).state, 'dead', 'x1 was not retried either');
+
+    await q.ok(['schedule', 'add', 's1', '--cron', '0 0 * * *', '--', 'true']);
+    await q.ok(['schedule', 'add', 's2', '--cron', '0 0 * * *', '--', 'true']);
+    for (const words of [['remove', 's1', 'nope', 's2'], ['pause', 's2', 'nope']]) {
+      const s = await q.cli(['schedule', ...words]);
+      assert.equal(s.code, 2);
+      assert.match(s.stderr, /No schedule "nope"; nothing was changed/);
+    }
+    const list = JSON.parse(await q.ok(['schedule', 'list', '--json'])) as { name: string; paused: boolean }[];
+    assert.deepEqual(list.map((s) => [s.name, s.paused]), [['s1', false], ['s2', false]]);
+
+    const p = await q.cli(['queue', 'pause', 'qa', 'Not-A-Queue']);
+    assert.equal(p.code, 2);
+    assert.match(p.stderr, /Invalid queue name "Not-A-Queue"/);
+    assert.deepEqual((await fsp.readdir(join(q.root, 'queues'))).filter((n) => n.endsWith('.paused')), []);
+    assert.match(await q.ok(['queue', 'resume', 'qa']), /^Queue qa: was not paused$/m);
+    assert.match((await q.cli(['queue', 'limit', 'qa', ' 2'])).stderr, /Expected the limit to be an integer from 0 to 100000, got " 2"/);
   });
 });

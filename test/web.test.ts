@@ -255,7 +255,7 @@ describe('JSON API', () => {
     assert.match(((await notDead.json()) as { error: string }).error, /is pending, not dead/);
     const cancel = await d.get('/api/jobs/d2/cancel', { method: 'POST', headers: { 'x-csrf-token': csrf } });
     assert.equal(cancel.status, 200);
-    assert.deepEqual(await cancel.json(), { cancelled: 'd2', was: 'pending' });
+    assert.deepEqual(await cancel.json(), { cancelled: 'd2', was: 'pending', dependents: [] });
     const again = (await (await d.get('/api/jobs/d2')).json()) as { state: string; last_error: string };
     assert.equal(again.state, 'dead');
     assert.equal(again.last_error, 'cancelled');

@@ -75,7 +75,7 @@ export function list(input: Input, name: string): string[] {
 /** Parses an integer option as typed, naming it and the expected range in the error. */
 export function intOption(value: string | undefined, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
-  const n = /^\s*-?\d+\s*$/.test(value) ? Number(value) : NaN;
+  const n = /^-?\d+$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
     throw new InputError(`Expected ${what} to be an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ' up'}, got ${JSON.stringify(value)}`);
   }

@@ -196,6 +196,8 @@ function readOptions(argv: readonly string[], options: OptionSpec[], commandWord
     const value = t.value;
     if (value === undefined) throw new UsageError(`--${spec.name} needs a value (${spec.value ?? 'VALUE'})`);
     if (!t.inlineValue && value.startsWith('-') && !NEGATIVE_NUMBER.test(value)) {
+      // `--after -- CMD`: the value is missing, and "--" is never one (it ends the options).
+      if (value === '--') throw new UsageError(`--${spec.name} needs a value (${spec.value ?? 'VALUE'}) before \`--\``);
       throw new UsageError(`--${spec.name} needs a value (${spec.value ?? 'VALUE'}), got the option ${JSON.stringify(value)}; for a value that starts with "-", write --${spec.name}=${value}`);
     }
     if (spec.kind === 'list') (out.opts[spec.name] = (out.opts[spec.name] as string[] | undefined) ?? []).push(value);

@@ -390,7 +390,7 @@ export const COMMANDS: Command[] = [
     path: ['schedule', 'add'],
     summary: 'Enqueue a job at every slot of a cron expression: schedule add NAME --cron EXPR [--tz ZONE] [job flags] -- CMD',
     description: [
-      'The job flags are those of enqueue (--priority, --queue, --timeout, --max-retries, --cwd, --env, --after). Its',
+      'The job flags are those of enqueue (--priority, --queue, --timeout, --max-retries, --cwd, --env). Its',
       'jobs are named <name>-<slot time in UTC>, so each slot runs once however many workers and hosts run.',
       'Without --tz the expression is read in the time zone this command runs in. Slots missed while no worker',
       'ran: at most one catch-up run (the latest). Slots before the schedule was added never run.',
@@ -407,7 +407,6 @@ export const COMMANDS: Command[] = [
       { name: 'cwd', kind: 'string', value: 'DIR', path: true, help: 'Working directory; a relative one is resolved here (default: here)' },
       { name: 'env', kind: 'list', value: 'NAME=VALUE', help: 'Environment variable for the command (repeatable)' },
       { name: 'queue', kind: 'string', value: 'NAME', help: 'The named queue of the job: 1-64 of a-z 0-9 _ - (default: default)' },
-      { name: 'after', kind: 'list', value: 'ID', help: 'Run only once job ID has completed (repeatable); the job waits meanwhile' },
       opt.json('Print the schedule as JSON'),
     ],
     examples: ["queuectl schedule add nightly-backup --cron '0 2 * * *' --queue backups -- ./backup.sh", "queuectl schedule add every-10s --cron '*/10 * * * * *' -- date"],

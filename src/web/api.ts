@@ -227,7 +227,7 @@ export function apiRouter(ctx: WebContext): Router {
       staleAfterMs: config.staleAfterMs,
       timeoutMs: config.killGraceMs + config.heartbeatIntervalMs * 3 + 2_000,
     });
-    return { json: { cancelled: result.id, was: result.was }, notice: { done: 'cancelled', id: result.id } };
+    return { json: { cancelled: result.id, was: result.was, dependents: result.dependents }, notice: { done: 'cancelled', id: result.id } };
   });
 
   post('/dlq/retry', async (req) => {

@@ -209,6 +209,34 @@ export async function caseScheduleSlots(ctx: Ctx): Promise<Figures> {
   if (twice.length) problems.push(`slots run twice: ${twice.slice(0, 5).join(' ')}`);
   if (gaps) problems.push(`${gaps} slots skipped while workers ran`);
   if (counts.size < 3) problems.push(`only ${counts.size} slots ran`);
+
+  // One worker alone, frozen three times for 1.3 s (below stale-after): each time its next tick comes
+  // more than a second late, and every slot it passed must still run (a late tick used to run only the
+  // latest, as if the slots had been missed while no worker ran).
+  const solo = await makeQueue(ctx, { 'stale-after': '3s', 'heartbeat-interval': '100ms' });
+  await solo.ok(['schedule', 'add', 'solo', '--cron', '* * * * * *', '--tz', 'UTC', '--', `echo "$QUEUECTL_JOB_ID" >> ${solo.ledger}`]);
+  const one = await startWorker(ctx, solo, { quiet: true });
+  await sleep(1_500);
+  for (let i = 0; i < 3; i++) {
+    one.kill('SIGSTOP');
+    f.kills++;
+    await sleep(1_300);
+    one.kill('SIGCONT');
+    await sleep(1_500);
+  }
+  await solo.ok(['schedule', 'pause', 'solo']);
+  await sleep(1_200);
+  await stopWorker(one);
+  const soloIds = (await fsp.readFile(solo.ledger, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  const soloSlots = [...new Set(soloIds)].map((id) => Date.parse(id.replace(/^solo-(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'))).sort((a, b) => a - b);
+  const soloGaps = soloSlots.slice(1).filter((t, i) => t - soloSlots[i] > 1_000).length;
+  f.jobs += soloSlots.length;
+  f.duplicated += soloIds.length - soloSlots.length;
+  f.timeMs = Date.now() - t0;
+  f.notes.push(`one worker frozen 3 x 1.3s: ${soloSlots.length} slots over ${((soloSlots.at(-1)! - soloSlots[0]) / 1000).toFixed(0)}s, ${soloGaps} skipped`);
+  if (soloIds.length !== soloSlots.length) problems.push(`one worker: ${soloIds.length - soloSlots.length} slots run twice`);
+  if (soloGaps) problems.push(`one worker frozen 1.3s at a time: ${soloGaps} slots skipped (${soloIds.join(' ')})`);
+  if (soloSlots.length < 5) problems.push(`one worker: only ${soloSlots.length} slots ran`);
   if (problems.length) throw Object.assign(new Error(problems.join('\n')), { figures: f });
   return f;
 }

@@ -1,7 +1,7 @@
 // `queuectl dlq list|retry|purge`, `cancel`, `logs`, `purge`: job control through admin.ts.
 
 import { createReadStream, promises as fsp } from 'node:fs';
-import { deadIds, orderForRetry } from '../../admin.js';
+import { checkCancellable, checkRetryable, deadIds, orderForRetry } from '../../admin.js';
 import { InputError, isErrno, JobNotFoundError } from '../../errors.js';
 import { purgeCompleted, purgeDead } from '../../retention.js';
 import { logPath } from '../../store.js';
@@ -45,6 +45,8 @@ export async function dlqRetryCommand(ctx: Context, input: Input): Promise<numbe
     else ctx.out(pc.dim('The dead letter queue is empty.'));
     return 0;
   }
+  // Named ids: all of them checked before anything moves (a refused command changes nothing).
+  if (!all) await checkRetryable(queue.store, targets);
   const retried: string[] = [];
   for (const id of targets) {
     try {
@@ -71,9 +73,14 @@ export async function dlqPurgeCommand(ctx: Context, input: Input): Promise<void>
 /** Cancels in the order given; a running job is waited for until its worker has killed it and moved it. */
 export async function cancelCommand(ctx: Context, input: Input): Promise<void> {
   const queue = await queueOf(ctx);
+  await checkCancellable(queue.store, input.args); // all of them, before anything changes
+  const gone = new Set<string>(); // dependents of a job cancelled before them in this command
   for (const id of input.args) {
+    if (gone.has(id)) continue;
     const r = await queue.cancel(id);
+    for (const d of r.dependents) gone.add(d);
     ctx.out(`Cancelled ${id}${r.was === 'processing' ? ' (was running; killed)' : ''}`);
+    if (r.dependents.length) ctx.out(`  and ${r.dependents.length} job${r.dependents.length === 1 ? '' : 's'} waiting for it (now dead, dependency-failed): ${r.dependents.slice(0, 20).join(' ')}${r.dependents.length > 20 ? ' ...' : ''}`);
   }
 }
 

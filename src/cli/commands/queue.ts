@@ -2,7 +2,7 @@
 
 import pc from 'picocolors';
 import { InputError } from '../../errors.js';
-import { listQueues, setLimit, setPaused } from '../../queues.js';
+import { checkQueueName, listQueues, setLimit, setPaused } from '../../queues.js';
 import type { Context } from '../context.js';
 import { flag, intOption } from '../context.js';
 import { printJson, table } from '../format.js';
@@ -35,8 +35,12 @@ export async function queuePause(ctx: Context, input: Input, paused: boolean): P
     ctx.out(pc.dim(paused ? 'Every queue is paused already.' : 'No queue is paused.'));
     return;
   }
+  // Every name is checked before anything changes: a refused command changes nothing.
+  for (const name of names) checkQueueName(name);
+  const was = new Set((await listQueues(store, Date.now())).filter((q) => q.paused).map((q) => q.name));
   for (const name of names) {
     await setPaused(store, name, paused);
-    ctx.out(`Queue ${name}: ${paused ? 'paused (what runs finishes; nothing new starts)' : 'resumed'}`);
+    if (paused) ctx.out(`Queue ${name}: ${was.has(name) ? 'paused already' : 'paused (what runs finishes; nothing new starts)'}`);
+    else ctx.out(`Queue ${name}: ${was.has(name) ? 'resumed' : 'was not paused'}`);
   }
 }

@@ -2,7 +2,8 @@
 
 import pc from 'picocolors';
 import { InputError } from '../../errors.js';
-import { addSchedule, listSchedules, removeSchedule, setSchedulePaused, viewSchedule } from '../../schedules.js';
+import { addSchedule, listSchedules, readSchedule, removeSchedule, setSchedulePaused, viewSchedule } from '../../schedules.js';
+import type { Store } from '../../store.js';
 import { type Context, flag, str } from '../context.js';
 import { printJson, relative, table } from '../format.js';
 import type { Input } from '../spec.js';
@@ -21,7 +22,7 @@ export async function scheduleAdd(ctx: Context, input: Input): Promise<void> {
   const s = await addSchedule(await ctx.store(), { name, cron, tz, job }, Date.now());
   const view = viewSchedule(await ctx.store(), s, Date.now(), 1);
   if (flag(input, 'json')) return printJson(ctx.out, view);
-  ctx.out(`Added schedule ${name} (${cron}, ${tz}); next run ${view.next[0] ?? 'never'}`);
+  ctx.out(`Added schedule ${name} (${cron}, ${tz}); next run ${view.next[0] ? `${inZone(view.next[0], tz)} (${view.next[0]})` : 'never'}`);
 }
 
 export async function scheduleList(ctx: Context, input: Input): Promise<void> {
@@ -34,14 +35,34 @@ export async function scheduleList(ctx: Context, input: Input): Promise<void> {
     return;
   }
   const rows = views.map((v) => [
-    v.name, v.cron, v.tz, v.paused ? pc.yellow('paused') : pc.green('active'),
-    v.next[0] ? `${v.next[0]} (${relative(Date.parse(v.next[0]), now)})` : '-', v.last ?? '-', String(v.job.command ?? ''),
+    v.name, v.cron, v.tz, v.paused ? pc.yellow('paused') : v.error ? pc.red('error') : pc.green('active'),
+    v.next[0] ? `${inZone(v.next[0], v.tz)} (${relative(Date.parse(v.next[0]), now)})` : '-', v.last ? inZone(v.last, v.tz) : '-', String(v.job.command ?? ''),
   ]);
   for (const line of table(['NAME', 'CRON', 'ZONE', 'STATE', 'NEXT', 'LAST SLOT', 'COMMAND'], rows, ctx.columns)) ctx.out(line);
+  for (const v of views) if (v.error) ctx.err(`${v.name}: ${pc.red(`cannot enqueue its slots (since ${v.error.at}): ${v.error.message}`)}`);
+}
+
+/** A time as the wall clock of a zone shows it, with its offset: "2026-12-02 02:00:00 GMT+1". */
+function inZone(iso: string, tz: string): string {
+  try {
+    const parts = Object.fromEntries(new Intl.DateTimeFormat('en-US', {
+      timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'shortOffset',
+    }).formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+    return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second} ${parts.timeZoneName}`;
+  } catch {
+    return iso;
+  }
+}
+
+/** Every name must be a schedule before anything changes: a refused command changes nothing. */
+function checkAllExist(store: Store, names: string[]): void {
+  const missing = names.filter((n) => readSchedule(store, n) === null);
+  if (missing.length) throw new InputError(`No schedule ${missing.map((n) => `"${n}"`).join(', ')}; nothing was changed (queuectl schedule list shows them)`);
 }
 
 export async function scheduleRemove(ctx: Context, input: Input): Promise<void> {
   const store = await ctx.store();
+  checkAllExist(store, input.args);
   for (const name of input.args) {
     await removeSchedule(store, name);
     ctx.out(`Removed schedule ${name} (jobs it enqueued stay)`);
@@ -50,6 +71,7 @@ export async function scheduleRemove(ctx: Context, input: Input): Promise<void> 
 
 export async function schedulePause(ctx: Context, input: Input, paused: boolean): Promise<void> {
   const store = await ctx.store();
+  checkAllExist(store, input.args);
   for (const name of input.args) {
     await setSchedulePaused(store, name, paused, Date.now());
     ctx.out(paused ? `Paused schedule ${name}` : `Resumed schedule ${name} (slots missed while paused do not run)`);
