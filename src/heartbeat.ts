@@ -14,6 +14,7 @@
 //    whose clock stepped back must not hold recovery up).
 // On another host (or another PID namespace of this one) only the last two count.
 
+import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno } from './errors.js';
@@ -125,15 +126,21 @@ export interface JudgeOptions {
   memory?: HeartbeatMemory;
 }
 
+/** Why a worker of this host is dead by its pid (gone, a zombie, reused), or null (alive, or not of this host). */
+export function localDeath(w: WorkerInfo): string | null {
+  if (!isLocalHost(w)) return null;
+  const p = processState(w.pid);
+  if (p.state === 'gone') return 'its process is gone';
+  if (p.state === 'zombie') return 'its process was killed (a zombie not yet reaped)';
+  if (w.pid_start != null && p.start !== null && p.start !== w.pid_start) return 'its process is gone (its pid now belongs to another process)';
+  return null;
+}
+
 /** Why a worker with this heartbeat is dead, or null when it is alive. */
 export function judgeWorker(w: WorkerInfo & { heartbeat_at: number }, opts: JudgeOptions, mono = performance.now()): string | null {
   if (opts.self?.has(w.id)) return null;
-  if (isLocalHost(w)) {
-    const p = processState(w.pid);
-    if (p.state === 'gone') return 'its process is gone';
-    if (p.state === 'zombie') return 'its process was killed (a zombie not yet reaped)';
-    if (w.pid_start != null && p.start !== null && p.start !== w.pid_start) return 'its process is gone (its pid now belongs to another process)';
-  }
+  const local = localDeath(w);
+  if (local) return local;
   const age = opts.reference - w.heartbeat_at;
   if (age > opts.staleAfterMs) return `no heartbeat for ${Math.round(age / 100) / 10}s (stale-after ${opts.staleAfterMs / 1000}s)`;
   const seen = opts.memory?.get(w.id);
@@ -167,4 +174,49 @@ export async function readWorkers(store: Store, reference: number, staleAfterMs:
   }
   if (opts.memory) for (const id of [...opts.memory.keys()]) if (!out.some((w) => w.id === id)) opts.memory.delete(id);
   return out.sort((a, b) => a.started_at.localeCompare(b.started_at) || a.id.localeCompare(b.id));
+}
+
+/**
+ * Notices, between recovery passes, that a worker of this host has died: one readdir of workers/ and
+ * a /proc read per worker of this host, each heartbeat file read once. A worker killed on this host is
+ * then recovered within a heartbeat interval, not at the next pass (stale-after / 2). Each death is
+ * reported once; recovery itself judges again (judgeWorker) before it moves anything.
+ */
+export class LocalDeathWatch {
+  private readonly known = new Map<string, WorkerInfo | null>();
+  private readonly reported = new Set<string>();
+
+  constructor(private readonly store: Store, private readonly self: ReadonlySet<string>) {}
+
+  /** True when a worker of this host has died since the last call. */
+  check(): boolean {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.store.workers).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
+    } catch {
+      return false;
+    }
+    let died = false;
+    const present = new Set(names);
+    for (const name of names) {
+      if (this.reported.has(name)) continue;
+      let info = this.known.get(name);
+      if (info === undefined) {
+        try {
+          info = JSON.parse(fs.readFileSync(join(this.store.workers, name), 'utf8')) as WorkerInfo;
+        } catch {
+          continue; // being written, or gone: next time
+        }
+        if (!info || typeof info.id !== 'string' || this.self.has(info.id) || !isLocalHost(info)) info = null;
+        this.known.set(name, info);
+      }
+      if (info && localDeath(info)) {
+        this.reported.add(name);
+        died = true;
+      }
+    }
+    for (const name of this.known.keys()) if (!present.has(name)) this.known.delete(name);
+    for (const name of this.reported) if (!present.has(name)) this.reported.delete(name);
+    return died;
+  }
 }

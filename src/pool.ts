@@ -21,7 +21,7 @@ import { basename, join } from 'node:path';
 import type { BackoffPolicy } from './backoff.js';
 import { type Config, configProblem, loadConfig } from './config.js';
 import { InputError } from './errors.js';
-import { createHeartbeat, type Heartbeat, type HeartbeatMemory } from './heartbeat.js';
+import { createHeartbeat, type Heartbeat, type HeartbeatMemory, LocalDeathWatch } from './heartbeat.js';
 import { hostIdentity } from './identity.js';
 import { type Job, parseStoredJob, queueOf, recordProblem } from './job.js';
 import {
@@ -94,6 +94,8 @@ class Pool {
   private index!: PendingIndex;
   private stats!: StatsRecorder;
   private self = new Set<string>();
+  /** Workers of this host that die between recovery passes: recovered at the next heartbeat, not the next pass. */
+  private deaths!: LocalDeathWatch;
   private reference = 0;
   private stopping: StopMode | null = null;
   private finished = false;
@@ -140,6 +142,7 @@ class Pool {
       this.beats.push({ slot, heartbeat: await createHeartbeat(this.store, slot.id) });
     }
     this.self = new Set(this.slots.map((s) => s.id));
+    this.deaths = new LocalDeathWatch(this.store, this.self);
     this.stats = new StatsRecorder(this.store, this.slots[0].id);
     this.index = new PendingIndex({ dir: this.store.pending, pollIntervalMs: this.config.pollIntervalMs, poll: this.config.poll, now: Date.now });
     this.configStamp = this.stampConfig();
@@ -200,6 +203,7 @@ class Pool {
     this.takeRequests();
     this.refreshQueues();
     await this.reloadConfig();
+    if (!this.stopping && this.deaths.check()) void this.reap(true);
   }
 
   /** Re-reads queue pauses and limits; a resumed or raised queue wakes the workers. */

@@ -49,6 +49,22 @@ describe('jobs survive worker restarts', () => {
     assert.equal((await b.waitForExit()).code, 0);
   });
 
+  test('a worker killed on this host is recovered by a live one within heartbeats, not at its next recovery pass (stale-after 60s)', async (t) => {
+    // With stale-after 60s a recovery pass runs every ~30s; the pid check of a heartbeat tick finds the death.
+    const q = await makeQueue(t, { 'stale-after': '60s', 'heartbeat-interval': '100ms' });
+    const m = marker();
+    const id = await enqueue(q, `if [ "$QUEUECTL_ATTEMPT" = 1 ]; then sleep ${m}; fi; echo run $QUEUECTL_ATTEMPT`, ['--max-retries', '2']);
+    const a = await startWorker(q);
+    await waitFor(async () => (await pidsWithCommand(`sleep ${m}`)).length > 0, { timeoutMs: 5_000, what: 'the job to run on a' });
+    const b = await startWorker(q);
+    await b.waitForOutput(/ready/);
+    a.kill('SIGKILL');
+    await a.waitForExit();
+    await b.waitForOutput(new RegExp(`recovered ${id} from dead worker`), 10_000);
+    const done = await waitForState(q.root, id, 'completed');
+    assert.deepEqual(done.history!.map((h) => h.reason), ['worker-lost', 'completed']);
+  });
+
   test('kill -9 mid-job: a new worker kills the leftover process, recovers the job (worker-lost) and completes it', async (t) => {
     const q = await makeQueue(t);
     const m = marker();
