@@ -14,7 +14,7 @@ import { cancelJob, type CancelResult, retryDead, waitForJobs, type WaitProgress
 import { type Config, type ConfigKey, loadConfig } from './config.js';
 import { enqueueBatch, type EnqueueInput, type EnqueueReport } from './enqueue.js';
 import { InputError } from './errors.js';
-import { getJob, type JobsPage, type ListState, listJobsPage, readStatus, type StatusReport } from './inspect.js';
+import { getJob, type JobsPage, type ListState, listJobsPage, type Overview, readOverview } from './inspect.js';
 import type { Job } from './job.js';
 import type { FaultHook } from './lifecycle.js';
 import type { WorkerEvent, WorkerPool } from './pool.js';
@@ -145,10 +145,10 @@ export class Queue {
     return listJobsPage(this.store, { state: filter.state ?? 'all', q: filter.q, cursor: filter.cursor, limit: filter.limit ?? 100, now: Date.now(), maxRetries });
   }
 
-  /** Counts by state and the workers (alive or stale), from file names alone. */
-  async status(): Promise<StatusReport> {
+  /** Counts by state, the workers (alive or stale), every queue and every schedule, from file names alone. */
+  async status(): Promise<Overview> {
     const { staleAfterMs } = await this.config();
-    return readStatus(this.store, Date.now(), staleAfterMs);
+    return readOverview(this.store, Date.now(), staleAfterMs);
   }
 
   /** Resolves when the jobs are completed or dead ('all': when nothing waits or runs), or on the time-out. */

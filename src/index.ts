@@ -37,7 +37,7 @@ export type { CancelResult, WaitProgress, WaitResult } from './admin.js';
 export type { Config } from './config.js';
 export type { EnqueueInput, EnqueueReport } from './enqueue.js';
 export { InputError, JobNotFoundError, QueuectlError, RootError } from './errors.js';
-export type { Counts, StatusReport, WorkerView } from './inspect.js';
+export type { Counts, Overview, StatusReport, WorkerView } from './inspect.js';
 export { DISPLAY_STATES, displayState, type DisplayState, type JobsPage, type ListState } from './listing.js';
 export type { Attempt, AttemptReason, Job, JobState } from './job.js';
 export type { StopMode, WorkerEvent, WorkerPool } from './pool.js';

@@ -9,6 +9,8 @@ import { type Job } from './job.js';
 import { locateJob, parseClaimName, parsePendingName } from './lifecycle.js';
 import { pendingNameState } from './listing.js';
 import { mapLimit } from './parallel.js';
+import { listQueues, type QueueReport } from './queues.js';
+import { listSchedules, type ScheduleView, viewSchedule } from './schedules.js';
 import { countCompletedShard, listCompletedShards, listJsonNames, logPath, readJob, type Store } from './store.js';
 
 export {
@@ -50,6 +52,19 @@ export interface StatusReport {
   root: string;
   counts: Counts;
   workers: WorkerView[];
+}
+
+/** What `status --json` and the page's /api/status show: the report, every queue and every schedule. */
+export interface Overview extends StatusReport {
+  queues: QueueReport[];
+  /** Each with its next run only. */
+  schedules: ScheduleView[];
+}
+
+/** The status report with the queues and the schedules: one assembly for the CLI and the page. */
+export async function readOverview(store: Store, now: number, staleAfterMs: number): Promise<Overview> {
+  const [report, queues] = await Promise.all([readStatus(store, now, staleAfterMs), listQueues(store, now)]);
+  return { ...report, queues, schedules: listSchedules(store).map((s) => viewSchedule(store, s, now, 1)) };
 }
 
 /** Counts by state and the workers, reading names only (no job file is opened). */

@@ -1,7 +1,7 @@
 // The JSON API under /api, and the actions the page's forms post to (the same endpoints: a form post
 // is answered with a redirect back to the page, a JSON or fetch request with JSON).
 //
-//   GET  /api/status           status --json (root, counts, workers) + throughput of the last hour
+//   GET  /api/status           status --json (root, counts, workers, queues, schedules) + throughput of the last hour
 //   GET  /api/jobs             ?state=&q=&cursor=&limit=  one page of jobs (env values redacted)
 //   GET  /api/jobs/:id         one job (env values redacted)
 //   GET  /api/csrf             {token}: the CSRF token for API clients (same-origin readable only)
@@ -16,7 +16,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import { cancelJob, deadIds, orderForRetry, retryDead } from '../admin.js';
 import type { Config } from '../config.js';
 import { InputError, JobNotFoundError, QueuectlError } from '../errors.js';
-import { getJob, LIST_STATES, type ListState, listJobsPage, readStatus, redactEnv, type StatusReport } from '../inspect.js';
+import { getJob, LIST_STATES, type ListState, listJobsPage, type Overview, readOverview, redactEnv } from '../inspect.js';
 import { ID_PATTERN, type Job, QUEUE_PATTERN } from '../job.js';
 import { listQueues, setPaused } from '../queues.js';
 import { listSchedules, viewSchedule } from '../schedules.js';
@@ -35,7 +35,7 @@ export interface WebContext {
 }
 
 /** GET /api/status: the shape of `queuectl status --json`, plus throughput and the server's clock. */
-export interface StatusPayload extends StatusReport {
+export interface StatusPayload extends Overview {
   /** Server time of this answer (epoch ms): heartbeat ages are measured against it. */
   now: number;
   throughput: {
@@ -48,7 +48,7 @@ export interface StatusPayload extends StatusReport {
 
 export async function statusPayload(ctx: WebContext): Promise<StatusPayload> {
   const now = ctx.now();
-  const [report, stats] = await Promise.all([readStatus(ctx.store, now, ctx.config.staleAfterMs), readStats(ctx.store)]);
+  const [report, stats] = await Promise.all([readOverview(ctx.store, now, ctx.config.staleAfterMs), readStats(ctx.store)]);
   const minutes = throughputSeries(stats, now);
   return {
     ...report,

@@ -5,8 +5,6 @@ import { type Request, type Response, Router } from 'express';
 import { InputError } from '../errors.js';
 import { countDead, displayState, getJob, listJobsPage, type LogTail, readLogTail, readStatus, redactEnv } from '../inspect.js';
 import { ID_PATTERN, type Job, QUEUE_PATTERN } from '../job.js';
-import { listQueues } from '../queues.js';
-import { listSchedules, viewSchedule } from '../schedules.js';
 import { parseListQuery, recentActivity, statusPayload, type WebContext } from './api.js';
 import { stateBars, throughputColumns } from './charts.js';
 
@@ -18,14 +16,12 @@ export function pagesRouter(ctx: WebContext): Router {
   const router = Router();
 
   router.get('/', async (req, res) => {
-    const t = ctx.now();
-    const [status, recent, queues] = await Promise.all([statusPayload(ctx), recentActivity(ctx, 10), listQueues(ctx.store, t)]);
-    const schedules = listSchedules(ctx.store).map((s) => viewSchedule(ctx.store, s, t, 1));
+    const [status, recent] = await Promise.all([statusPayload(ctx), recentActivity(ctx, 10)]);
     res.render('overview', {
       title: 'Overview',
       nav: 'overview',
-      queues,
-      schedules,
+      queues: status.queues,
+      schedules: status.schedules,
       back: req.originalUrl,
       counts: status.counts,
       status,

@@ -1,8 +1,6 @@
 // `queuectl status`: counts by state and the workers.
 
-import type { StatusReport } from '../../inspect.js';
-import { listQueues, type QueueReport } from '../../queues.js';
-import { listSchedules, type ScheduleView, viewSchedule } from '../../schedules.js';
+import type { Overview } from '../../inspect.js';
 import { formatDuration } from '../../units.js';
 import { type Context, flag } from '../context.js';
 import { colorState, loadCellWidths, pc, printJson, table } from '../format.js';
@@ -10,18 +8,15 @@ import { queueOf } from '../queue.js';
 import type { Input } from '../spec.js';
 
 /** status --json: the report with every time as ISO-8601 (heartbeat_at is epoch ms in the core). */
-export function statusJson(report: StatusReport, queues: QueueReport[], schedules: ScheduleView[]): unknown {
-  return { ...report, workers: report.workers.map((w) => ({ ...w, heartbeat_at: new Date(w.heartbeat_at).toISOString() })), queues, schedules };
+export function statusJson(report: Overview): unknown {
+  return { ...report, workers: report.workers.map((w) => ({ ...w, heartbeat_at: new Date(w.heartbeat_at).toISOString() })) };
 }
 
 export async function statusCommand(ctx: Context, input: Input): Promise<void> {
   const q = await queueOf(ctx);
   const report = await q.status();
   const now = Date.now();
-  if (flag(input, 'json')) {
-    const schedules = listSchedules(q.store).map((s) => viewSchedule(q.store, s, now, 1));
-    return printJson(ctx.out, statusJson(report, await listQueues(q.store, now), schedules));
-  }
+  if (flag(input, 'json')) return printJson(ctx.out, statusJson(report));
   await loadCellWidths(report.workers.flatMap((w) => [w.id, w.host, w.current_job ?? '']));
   ctx.out(`${pc.bold('Queue')} ${report.root}`);
   const c = report.counts;
@@ -29,7 +24,7 @@ export async function statusCommand(ctx: Context, input: Input): Promise<void> {
   ctx.out(order.map((s) => `${colorState(s)} ${pc.bold(String(c[s]))}`).join('   '));
   if (c.quarantined) ctx.out(pc.gray(`quarantined ${c.quarantined} (files in quarantine/ that were not valid jobs)`));
   // More than the default queue, or any queue settings: a line per queue.
-  const queues = await listQueues(q.store, now);
+  const queues = report.queues;
   if (queues.length > 1 || queues.some((q) => q.paused || q.limit)) {
     ctx.out('');
     for (const line of table(['QUEUE', 'PENDING', 'WAITING', 'RUNNING', 'LIMIT', 'STATE'], queues.map((q) => [
