@@ -14,7 +14,7 @@
 import * as fs from 'node:fs';
 import type { Job } from './job.js';
 import {
-  dependencyIds, dependentsOf, doom, isLinked, markerPath, parseClaimName, parsePendingName, parseStageName, parseWaitingName,
+  dependencyIds, dependentsOf, doom, type FaultHook, isLinked, linkDependency, markerPath, parseClaimName, parsePendingName, parseStageName, parseWaitingName,
   pendingName, unlinkDependency, unwait,
 } from './lifecycle.js';
 import { completedPath, deadPath } from './lifecycle.js';
@@ -80,6 +80,11 @@ export class StateSnapshot {
     return this.waiting.get(id);
   }
 
+  /** Every job in waiting/ when the snapshot was taken. */
+  waitingIds(): string[] {
+    return [...this.waiting.keys()];
+  }
+
   /** Records that a job has moved (settled): it is no longer unfinished here. */
   settled(id: string, to: 'pending' | 'dead'): void {
     this.waiting.delete(id);
@@ -100,6 +105,13 @@ export interface SettleOptions {
   now: number;
   /** Owner name for the moves (a worker id or a process tag). */
   owner: string;
+  /**
+   * false: the jobs are orphans (waiting with no link left, found by the sweep), judged by the state of
+   * every job they name rather than by their links.
+   */
+  linksOnly?: boolean;
+  /** QUEUECTL_FAULT in a worker (lifecycle.ts); a no-op elsewhere. */
+  fault?: FaultHook;
 }
 
 export interface SettleReport {
@@ -118,9 +130,15 @@ function doomedRecord(job: Job, dep: string, now: number): Job {
 }
 
 /**
- * Settles the given waiting jobs against the states in `snap`: links of completed dependencies are
- * dropped; a dead dependency dooms the job (and, in turn, the jobs waiting for it); a job with no link
- * left is released to pending/.
+ * Settles the given waiting jobs against the states in `snap`: a dead dependency dooms the job (and, in
+ * turn, the jobs waiting for it); a job whose linked dependencies have all completed is released to
+ * pending/; otherwise the links of its completed dependencies are dropped.
+ *
+ * Order (crash safety): a waiting job keeps at least one link until it has left waiting/, because links
+ * are how a finished dependency (and recovery's sweep) finds its waiters. So a release moves the job
+ * first and drops its links after; a kill in between leaves links of a completed dependency whose waiter
+ * is not waiting, which the sweep drops. Dropping the last link first left a job in waiting/ that nobody
+ * would ever look at (found by torture case 13 under load).
  */
 export function settleWaiters(store: Store, waiters: Iterable<string>, opts: SettleOptions, snap = new StateSnapshot(store)): SettleReport {
   const report: SettleReport = { released: [], releasedNames: [], doomed: [] };
@@ -128,25 +146,13 @@ export function settleWaiters(store: Store, waiters: Iterable<string>, opts: Set
   for (let id = work.pop(); id !== undefined; id = work.pop()) {
     const name = snap.waitingName(id);
     if (!name) continue; // not waiting (settled already, or not published yet: its enqueue settles it)
-    const read = readJobFileSync(`${store.waiting}/${name}`);
-    if (!read.ok) continue;
-    let job: Job;
-    try {
-      job = JSON.parse(read.text) as Job;
-    } catch {
-      continue;
-    }
-    let left = 0;
-    let deadDep: string | null = null;
-    for (const dep of job.after ?? []) {
-      if (!isLinked(store, dep, id)) continue;
-      const st = snap.of(dep);
-      if (st === 'completed') unlinkDependency(store, dep, id);
-      else if (st === 'dead') deadDep ??= dep;
-      else left++;
-    }
-    if (deadDep !== null) {
-      if (doom(store, name, doomedRecord(job, deadDep, opts.now), opts.owner)) {
+    const job = readWaiting(store, name);
+    if (!job) continue;
+    const linked = (job.after ?? []).filter((dep) => isLinked(store, dep, id));
+    const states = linked.map((dep) => snap.of(dep));
+    const verdict = judge(job, linked, states, opts.linksOnly === false ? (dep) => snap.of(dep) : null);
+    if (verdict.to === 'dead') {
+      if (doom(store, name, doomedRecord(job, verdict.dep, opts.now), opts.owner)) {
         report.doomed.push(id);
         snap.settled(id, 'dead');
         for (const dep of job.after ?? []) unlinkDependency(store, dep, id);
@@ -154,13 +160,53 @@ export function settleWaiters(store: Store, waiters: Iterable<string>, opts: Set
       }
       continue;
     }
-    if (left === 0 && unwait(store, name, { ...job, state: 'pending' })) {
-      report.released.push(id);
-      report.releasedNames.push(pendingName(job));
-      snap.settled(id, 'pending');
+    if (verdict.to === 'pending') {
+      if (unwait(store, name, { ...job, state: 'pending' })) {
+        report.released.push(id);
+        report.releasedNames.push(pendingName(job));
+        snap.settled(id, 'pending');
+        opts.fault?.('settle-after-release');
+        for (const dep of job.after ?? []) unlinkDependency(store, dep, id);
+      }
+      continue;
     }
+    // Still waiting for at least one job (linked, or relinked just now): the completed ones' links go.
+    for (const dep of verdict.relink) linkDependency(store, dep, id);
+    linked.forEach((dep, i) => {
+      if (states[i] === 'completed') unlinkDependency(store, dep, id);
+    });
   }
   return report;
+}
+
+function readWaiting(store: Store, name: string): Job | null {
+  const read = readJobFileSync(`${store.waiting}/${name}`);
+  if (!read.ok) return null;
+  try {
+    return JSON.parse(read.text) as Job;
+  } catch {
+    return null;
+  }
+}
+
+type Verdict = { to: 'dead'; dep: string } | { to: 'pending' } | { to: 'waiting'; relink: string[] };
+
+/**
+ * Where a waiting job goes, from the states of its linked dependencies. A job with no link left at all
+ * (`stateOf` given: an orphan the sweep found) is judged by the state of every dependency it names, and
+ * the unfinished ones are linked again so that their end finds it.
+ */
+function judge(job: Job, linked: string[], states: DepState[], stateOf: ((dep: string) => DepState) | null): Verdict {
+  if (linked.length === 0 && stateOf) {
+    const all = (job.after ?? []).map((dep) => ({ dep, st: stateOf(dep) }));
+    const dead = all.find((d) => d.st === 'dead');
+    if (dead) return { to: 'dead', dep: dead.dep };
+    const open = all.filter((d) => d.st === 'unfinished').map((d) => d.dep);
+    return open.length ? { to: 'waiting', relink: open } : { to: 'pending' };
+  }
+  const deadAt = states.indexOf('dead');
+  if (deadAt >= 0) return { to: 'dead', dep: linked[deadAt] };
+  return states.every((st) => st === 'completed') ? { to: 'pending' } : { to: 'waiting', relink: [] };
 }
 
 /** After `dep` moved to completed/ or dead/: settles every job waiting for it. Cheap when none does. */
@@ -176,29 +222,45 @@ export function settleDependents(store: Store, dep: string, outcome: 'completed'
 const STRAY_LINK_MS = 3_600_000;
 
 /**
- * Recovery's sweep of deps/: every dependency whose job has finished gets its waiters settled (a settler
- * died mid-way), and links of jobs that are not waiting any more (settled, or never published: an
- * enqueue that died before its commit) are removed once no job of that id is waiting.
+ * Recovery's sweep of deps/ and waiting/:
+ *  - every dependency whose job has finished gets its waiters settled (a settler died mid-way);
+ *  - links of jobs that are not waiting (settled, or not published yet) are dropped: at once when their
+ *    dependency completed (a release killed before it dropped its links; a job published later without
+ *    it is released by its publisher's settle, or below), else once an hour old (an enqueue that died);
+ *  - a waiting job with no link at all (left by an older queuectl, or a publisher killed before its own
+ *    settle after a link was dropped here) is judged by the state of every job it names.
+ * waiting/ is listed (the snapshot) before the links: a job published after that listing is not judged
+ * an orphan for links it has not made yet, and links only ever go after their job left waiting/.
  */
 export function sweepDependencies(store: Store, opts: SettleOptions): SettleReport {
   const total: SettleReport = { released: [], releasedNames: [], doomed: [] };
-  const deps = dependencyIds(store);
-  if (deps.length === 0) return total;
+  if (dependencyIds(store).length === 0 && !hasWaiting(store)) return total;
   const snap = new StateSnapshot(store);
-  for (const dep of deps) {
-    const waiters = dependentsOf(store, dep);
-    for (const w of waiters) {
-      // A link of a job that is not waiting, an hour old: its job was settled, or its enqueue died before
-      // publishing it. (A younger one may belong to an enqueue between its links and its publish.)
-      if (snap.waitingName(w)) continue;
-      const st = fs.statSync(`${store.deps}/${dep}/${w}`, { throwIfNoEntry: false });
-      if (st && opts.now - st.mtimeMs > STRAY_LINK_MS) unlinkDependency(store, dep, w);
-    }
-    if (snap.of(dep) === 'unfinished') continue;
-    const r = settleWaiters(store, dependentsOf(store, dep), opts, snap);
+  const add = (r: SettleReport) => {
     total.released.push(...r.released);
     total.releasedNames.push(...r.releasedNames);
     total.doomed.push(...r.doomed);
+  };
+  const linked = new Set<string>();
+  for (const dep of dependencyIds(store)) {
+    const state = snap.of(dep);
+    for (const w of dependentsOf(store, dep)) {
+      linked.add(w);
+      if (snap.waitingName(w)) continue;
+      const st = fs.statSync(`${store.deps}/${dep}/${w}`, { throwIfNoEntry: false });
+      if (st && (state === 'completed' || opts.now - st.mtimeMs > STRAY_LINK_MS)) unlinkDependency(store, dep, w);
+    }
+    if (state !== 'unfinished') add(settleWaiters(store, dependentsOf(store, dep), opts, snap));
   }
+  const orphans = snap.waitingIds().filter((id) => !linked.has(id));
+  if (orphans.length) add(settleWaiters(store, orphans, { ...opts, linksOnly: false }, snap));
   return total;
+}
+
+function hasWaiting(store: Store): boolean {
+  try {
+    return fs.readdirSync(store.waiting).some((n) => !n.startsWith('.'));
+  } catch {
+    return false;
+  }
 }

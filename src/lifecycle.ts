@@ -36,7 +36,8 @@
 //   quarantine  claim (or any file of the mover's) -> quarantine/<name>.<ms>; reason written beside it
 //   release   quarantine/<x> -link-> pending/<name> (never replacing a file), then unlinked
 //   wait      enqueue links deps/<d>/<id> for each dependency d first, then publishes into waiting/
-//   unwait    waiting/<name> -> pending/<name> once no link of it is left (its dependencies completed)
+//   unwait    waiting/<name> -> pending/<name> once its linked dependencies completed; its links go
+//             after the move (a job in waiting/ always keeps a link: links are how it is found)
 //   doom      a dependency ended dead (or a cancel): waiting/<name> -> waiting/.doom~<owner>~<name>
 //             (the fence), the dead record written over it, -> dead/<id>.json; its links go after the
 //             move, so nobody releases it meanwhile. Two processes settling one job at once: one fence
@@ -54,6 +55,8 @@
 //   requeue, after the fence          a stage with the old record: the lost run is counted, then published
 //   requeue, record in the stage      a stage with the new record: published
 //   a dependency finished, its waiters not yet settled   deps/<d>/ with d finished: recovery settles them
+//   unwait done, links not dropped    links of a completed d whose waiter left waiting/: recovery drops them
+//   a waiting job with no link left   (an older queuectl) recovery judges it by its dependencies' states
 //   doom, after its fence             waiting/.doom~<owner>~<name>: recovery moves it to dead/
 //   any move, stage empty             removed
 // Recovery takes a dead owner's stage by renaming it to a stage of its own (the fence), then finishes it.

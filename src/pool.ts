@@ -503,7 +503,7 @@ class Pool {
   /** The jobs waiting for one that just finished: released (completed) or doomed (dead). */
   private settle(id: string, outcome: 'completed' | 'dead', worker: string): void {
     try {
-      const r = settleDependents(this.store, id, outcome, { now: Date.now(), owner: worker });
+      const r = settleDependents(this.store, id, outcome, { now: Date.now(), owner: worker, fault: this.fault });
       for (const name of r.releasedNames) this.index.add(name);
       if (r.released.length || r.doomed.length) this.emit({ type: 'settled', worker, id, released: r.released.length, doomed: r.doomed.length });
     } catch (err) {

@@ -103,6 +103,25 @@ describe('dependencies', () => {
     assert.deepEqual(await fsp.readdir(join(q.root, 'deps')), [], 'no link is left');
   });
 
+  test('a kill between a release and its links, and a waiting job left with no link: recovery runs both and empties deps/', async (t) => {
+    const q = await makeQueue(t);
+    // 1. The worker that completes `a` releases `b` and SIGKILLs itself before it drops b's link.
+    await enqueue(q, `echo a >> ${q.ledger}`, ['--id', 'a']);
+    await enqueue(q, `echo b >> ${q.ledger}`, ['--id', 'b', '--after', 'a']);
+    const killed = await startWorker(q, { env: { QUEUECTL_FAULT: 'settle-after-release' } }).catch(() => null);
+    if (killed) assert.equal((await killed.waitForExit()).signal, 'SIGKILL', killed.output());
+    assert.deepEqual(await fsp.readdir(join(q.root, 'deps', 'a')), ['b'], 'the kill left b\'s link behind');
+    // 2. What a settler that dropped the last link before the move left (before this fix: forever).
+    await enqueue(q, `echo c >> ${q.ledger}`, ['--id', 'c']);
+    await enqueue(q, `echo d >> ${q.ledger}`, ['--id', 'd', '--after', 'c']);
+    await fsp.rm(join(q.root, 'deps', 'c'), { recursive: true });
+    await startWorker(q);
+    await waitFor(async () => (await completedCount(q.root)) === 4, { timeoutMs: 15_000, what: 'a, b, c and d to complete' });
+    const lines = await ledgerLines(q);
+    assert.ok(lines.indexOf('a') < lines.indexOf('b') && lines.indexOf('c') < lines.indexOf('d'), lines.join(' '));
+    await waitFor(async () => (await fsp.readdir(join(q.root, 'deps'))).length === 0, { timeoutMs: 5_000, what: 'deps/ to be emptied by a recovery pass' });
+  });
+
   test('an unknown dependency is refused (exit 2); one later in the batch is refused too (no cycles)', async (t) => {
     const q = await makeQueue(t);
     const r = await q.cli(['enqueue', '--after', 'nope', '--', 'true']);

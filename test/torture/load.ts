@@ -49,6 +49,9 @@ async function runLoad(ctx: Ctx, spec: LoadSpec): Promise<Figures> {
       await sleep(lo + ctx.rng() * (hi - lo));
       if (finished) break;
       const i = Math.floor(ctx.rng() * procs.length);
+      // Only a worker that got going is killed (a start takes seconds on a loaded machine).
+      await procs[i].ready.catch(() => {});
+      if (finished) break;
       procs[i].kill('SIGKILL');
       f.kills++;
       procs[i] = spawnWorker(ctx, q, { count: spec.count, quiet: true });

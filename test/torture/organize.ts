@@ -66,26 +66,61 @@ function maxOverlap(runs: Run[]): number {
 
 /** Three worker processes, one killed at random every [lo, hi] ms and restarted, until `done()`. */
 async function storm(ctx: Ctx, q: { root: string; dir: string }, f: Figures, done: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const procs: WorkerProc[] = [0, 1, 2].map(() => spawnWorker(ctx, q, { count: 3, quiet: true }));
+  const life: { proc: WorkerProc; spawned: number; readyAt?: number }[] = [];
+  const spawn = () => {
+    const proc = spawnWorker(ctx, q, { count: 3, quiet: true });
+    const entry: (typeof life)[number] = { proc, spawned: Date.now() };
+    proc.ready.then(() => (entry.readyAt = Date.now()), () => {});
+    life.push(entry);
+    return proc;
+  };
+  const procs: WorkerProc[] = [0, 1, 2].map(spawn);
   let over = false;
   const killer = (async () => {
     while (!over) {
       await sleep(300 + ctx.rng() * 400);
       if (over) break;
       const i = Math.floor(ctx.rng() * procs.length);
+      // Only a worker that got going is killed: on a loaded machine a start takes seconds, and killing
+      // workers faster than they start tests nothing (found on CI: 172 spawned, 4 ever ready).
+      await procs[i].ready.catch(() => {});
+      if (over) break;
       procs[i].kill('SIGKILL');
       f.kills++;
-      procs[i] = spawnWorker(ctx, q, { count: 3, quiet: true });
+      procs[i] = spawn();
     }
   })();
   try {
-    await waitFor(done, { timeoutMs, intervalMs: 200, what: 'every job to complete under the storm' });
+    await waitFor(done, { timeoutMs, intervalMs: 200, what: 'every job to complete under the storm' }).catch(async (err: Error) => {
+      // What is left where (a stuck job shows its folder and name), and whether the workers got going.
+      const ready = life.filter((l) => l.readyAt !== undefined);
+      const toReady = ready.map((l) => l.readyAt! - l.spawned).sort((a, b) => a - b);
+      err.message += `\n${f.kills} kills; ${life.length} workers spawned, ${ready.length} ready (median ${toReady[toReady.length >> 1] ?? '-'} ms to ready)`;
+      err.message += `\nfiles outside completed/:\n${(await filesOutsideCompleted(q.root)).slice(0, 80).join('\n')}`;
+      err.message += `\nlive workers' output:\n${procs.map((p) => p.output().slice(-600)).join('\n--\n')}`;
+      throw Object.assign(err, { figures: f });
+    });
   } finally {
     over = true;
     await killer;
     await Promise.all(procs.map((p) => p.ready.catch(() => {})));
     await Promise.all(procs.map((p) => stopWorker(p).catch(() => p.kill('SIGKILL'))));
   }
+}
+
+/** Every entry under the root except completed/ and logs/, as root-relative paths. */
+async function filesOutsideCompleted(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    for (const e of await fsp.readdir(join(root, rel), { withFileTypes: true }).catch(() => [])) {
+      const p = rel ? `${rel}/${e.name}` : e.name;
+      if (p === 'completed' || p === 'logs' || p === 'ids' || p === 'workers') continue;
+      if (e.isDirectory()) await walk(p);
+      else out.push(p);
+    }
+  };
+  await walk('');
+  return out.sort();
 }
 
 async function completedIds(root: string): Promise<Set<string>> {
