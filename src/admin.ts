@@ -248,6 +248,42 @@ export interface WaitProgress {
 }
 
 /**
+ * Runs `check` until it returns true (false: the deadline passed first; returns whether it timed out).
+ * Folder events only wake the loop; checks run at most every CHECK_MS, so a busy queue (thousands of
+ * renames a second) costs a few readdirs a second here, not one per rename. A poll every 250ms is the
+ * fallback for events that never come (network filesystems).
+ */
+async function checkUntil(dirs: string[], check: () => Promise<boolean>, deadline: number): Promise<boolean> {
+  const CHECK_MS = 20;
+  let wake: (() => void) | undefined;
+  const watchers = dirs.map((dir) => {
+    try {
+      return watch(dir, () => wake?.());
+    } catch {
+      return null;
+    }
+  });
+  try {
+    for (;;) {
+      const checkedAt = Date.now();
+      if (await check()) return false;
+      if (Date.now() >= deadline) return true;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(250, Math.max(0, deadline - Date.now())));
+        wake = () => {
+          clearTimeout(t);
+          wake = undefined;
+          setTimeout(resolve, Math.max(0, checkedAt + CHECK_MS - Date.now()));
+        };
+      });
+      wake = undefined;
+    }
+  } finally {
+    for (const w of watchers) w?.close();
+  }
+}
+
+/**
  * Waits until the given jobs are completed or dead, however long they are scheduled or retried for.
  * With ids = 'all': until pending/ and processing/ are empty (jobs enqueued meanwhile count too).
  * Wakes on folder changes, with a poll as the fallback; onProgress is called after every check.
@@ -300,39 +336,7 @@ export async function waitForJobs(store: Store, ids: string[] | 'all', opts: { t
     return done.size === ids.length;
   };
 
-  // Folder events only wake the loop; checks run at most every CHECK_MS, so a busy queue (thousands of
-  // renames a second) costs a few readdirs a second here, not one per rename.
-  const CHECK_MS = 20;
-  let wake: (() => void) | undefined;
-  const watchers = [store.pending, store.waiting, store.processing, store.dead].map((dir) => {
-    try {
-      return watch(dir, () => wake?.());
-    } catch {
-      return null;
-    }
-  });
-  let timedOut = false;
-  try {
-    for (;;) {
-      const checkedAt = Date.now();
-      if (await check()) break;
-      if (Date.now() >= deadline) {
-        timedOut = true;
-        break;
-      }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(250, Math.max(0, deadline - Date.now())));
-        wake = () => {
-          clearTimeout(t);
-          wake = undefined;
-          setTimeout(resolve, Math.max(0, checkedAt + CHECK_MS - Date.now()));
-        };
-      });
-      wake = undefined;
-    }
-  } finally {
-    for (const w of watchers) w?.close();
-  }
+  const timedOut = await checkUntil([store.pending, store.waiting, store.processing, store.dead], check, deadline);
   if (ids !== 'all') {
     return {
       completed: ids.filter((id) => done.get(id) === 'completed'),

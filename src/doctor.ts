@@ -127,32 +127,8 @@ async function examineInternal(root: string, opts: DoctorOptions): Promise<Inter
   const owners = new Owners(rel);
 
   // The root itself and its format: without them nothing else means anything.
-  const st = fs.statSync(root, { throwIfNoEntry: false });
-  if (!st) {
-    add({ code: 'root', severity: 'error', path: root, message: `there is no queue at ${root}: the folder does not exist`, repair: `queuectl --root ${sh(root)} status   (creates an empty queue root)`, fixable: false });
-    return out;
-  }
-  if (!st.isDirectory()) {
-    add({ code: 'root', severity: 'error', path: root, message: `${root} is not a folder`, repair: null, fixable: false });
-    return out;
-  }
-  const marker = await fsp.readFile(join(root, 'format'), 'utf8').catch((err) => (isErrno(err, 'ENOENT') ? null : `unreadable: ${(err as Error).message}`));
-  if (marker === null) {
-    add({ code: 'format', severity: 'error', path: join(root, 'format'), message: `${root} is not a queue root: it has no format file (a root that queuectl made has one, written last)`, repair: `queuectl --root DIR with an empty or new DIR makes a root; an interrupted first use of ${sh(root)}: remove it and run any command again`, fixable: false });
-    return out;
-  }
-  if (marker === 'queuectl-queue 1\n') {
-    add({
-      code: 'format', severity: 'warning', path: join(root, 'format'),
-      message: 'the root is of format 1 (an older queuectl): any queuectl of this version upgrades it to format 2 when it opens it (new folders, then the new marker); queuectl processes of the old version keep misreading it until they are stopped',
-      repair: `stop every worker of the old version, then any command here, e.g. queuectl --root ${sh(root)} status`, fixable: false,
-    });
-    return out;
-  }
-  if (marker !== FORMAT_MARKER) {
-    add({ code: 'format', severity: 'error', path: join(root, 'format'), message: `the root holds a queue of another format (${JSON.stringify(marker.trim())}); this queuectl reads ${JSON.stringify(FORMAT_MARKER.trim())} and refuses any other`, repair: 'use the queuectl version that made this root (see README: Queue directory format)', fixable: false });
-    return out;
-  }
+  const st = await checkRoot(root, add);
+  if (!st) return out;
   const ctx = (await context(root))!;
   const { store } = ctx;
   const rootOwner = st.uid;
@@ -168,45 +144,8 @@ async function examineInternal(root: string, opts: DoctorOptions): Promise<Inter
     add({ code: 'config', severity: 'error', path: store.config, message: `config.json cannot be used: ${(err as Error).message}; every command of this root fails`, repair: `fix ${sh(store.config)} (queuectl config list shows the keys), or remove it for the defaults`, fixable: false });
   }
 
-  // The folders.
-  const sound = new Set<string>();
-  for (const name of FOLDERS) {
-    const dir = join(root, name);
-    const fst = fs.lstatSync(dir, { throwIfNoEntry: false });
-    if (!fst) {
-      add({ code: 'folder', severity: 'error', path: dir, message: `${name}/ is missing: queuectl refuses the root`, repair: `queuectl doctor --fix   (or: mkdir -m 700 ${sh(dir)})`, fixable: rootOwner === opts.uid, fix: rootOwner === opts.uid ? 'mkdir' : undefined });
-      continue;
-    }
-    if (fst.isSymbolicLink()) {
-      add({ code: 'folder', severity: 'error', path: dir, message: `${name}/ is a symlink (to ${fs.readlinkSync(dir)}): every folder of a root must be a real folder inside it, so queuectl refuses the root`, repair: `move what it holds into a real folder: mv ${sh(dir)} ${sh(dir)}.link && mkdir -m 700 ${sh(dir)} && cp -a ${sh(dir)}.link/. ${sh(dir)}/ && rm ${sh(dir)}.link`, fixable: false });
-      continue;
-    }
-    if (!fst.isDirectory()) {
-      add({ code: 'folder', severity: 'error', path: dir, message: `${name} is not a folder: queuectl refuses the root`, repair: `move it away and make the folder: mv ${sh(dir)} ${sh(dir)}.bad && mkdir -m 700 ${sh(dir)}`, fixable: false });
-      continue;
-    }
-    if (fst.dev !== st.dev) {
-      add({ code: 'filesystem', severity: 'error', path: dir, message: `${name}/ is on another filesystem than the root (a mount point): rename(2) cannot move jobs across, so queuectl refuses the root`, repair: `unmount it (umount ${sh(dir)}) and keep the whole root on one filesystem`, fixable: false });
-      continue;
-    }
-    owners.check(dir, fst.uid, rootOwner);
-    checkMode(dir, fst, opts.uid, rel, add);
-    sound.add(name);
-  }
-
-  // Can this process write here at all, and does the filesystem's clock agree with this host's?
-  let reference = now();
-  if (sound.has('tmp')) {
-    const probe = await probeClock(store);
-    if (!probe.ok) {
-      add({ code: 'write', severity: 'error', path: store.tmp, message: `cannot write a file in tmp/: ${probe.error}; workers and enqueue cannot either`, repair: 'make room on the filesystem, or make the root writable by its owner', fixable: false });
-    } else {
-      reference = probe.mtime;
-      if (Math.abs(probe.skew) > CLOCK_SKEW_MS) {
-        add({ code: 'clock', severity: 'warning', path: root, message: `the filesystem's clock is ${seconds(probe.skew)} ${probe.skew > 0 ? 'ahead of' : 'behind'} this host's: staleness of workers is judged on the filesystem's clock, but run_at and retry times on each worker's own clock`, repair: 'synchronise the clocks of this host and the file server with NTP (timedatectl set-ntp true, or chrony)', fixable: false });
-      }
-    }
-  }
+  const sound = checkFolders(root, st, opts.uid, owners, rel, add);
+  const reference = sound.has('tmp') ? await checkClock(store, root, now(), add) : now();
 
   // Owners and modes of what the folders hold (completed/, ids/ and logs/ by shard: they hold every job).
   // pending/, processing/, tmp/ and quarantine/ also hold files producers wrote, with their umask's modes
@@ -226,7 +165,88 @@ async function examineInternal(root: string, opts: DoctorOptions): Promise<Inter
   out.push(...owners.findings());
   if (!['pending', 'processing', 'workers', 'tmp'].every((n) => sound.has(n))) return out;
 
-  // What processes left, judged as recovery judges it.
+  await checkLeftovers(ctx, sound, reference, now, rel, add);
+  return out;
+}
+
+/** The root and its format marker; null when nothing else can be checked. */
+async function checkRoot(root: string, add: (f: Internal) => void): Promise<fs.Stats | null> {
+  const st = fs.statSync(root, { throwIfNoEntry: false });
+  if (!st) {
+    add({ code: 'root', severity: 'error', path: root, message: `there is no queue at ${root}: the folder does not exist`, repair: `queuectl --root ${sh(root)} status   (creates an empty queue root)`, fixable: false });
+    return null;
+  }
+  if (!st.isDirectory()) {
+    add({ code: 'root', severity: 'error', path: root, message: `${root} is not a folder`, repair: null, fixable: false });
+    return null;
+  }
+  const marker = await fsp.readFile(join(root, 'format'), 'utf8').catch((err) => (isErrno(err, 'ENOENT') ? null : `unreadable: ${(err as Error).message}`));
+  if (marker === null) {
+    add({ code: 'format', severity: 'error', path: join(root, 'format'), message: `${root} is not a queue root: it has no format file (a root that queuectl made has one, written last)`, repair: `queuectl --root DIR with an empty or new DIR makes a root; an interrupted first use of ${sh(root)}: remove it and run any command again`, fixable: false });
+    return null;
+  }
+  if (marker === 'queuectl-queue 1\n') {
+    add({
+      code: 'format', severity: 'warning', path: join(root, 'format'),
+      message: 'the root is of format 1 (an older queuectl): any queuectl of this version upgrades it to format 2 when it opens it (new folders, then the new marker); queuectl processes of the old version keep misreading it until they are stopped',
+      repair: `stop every worker of the old version, then any command here, e.g. queuectl --root ${sh(root)} status`, fixable: false,
+    });
+    return null;
+  }
+  if (marker !== FORMAT_MARKER) {
+    add({ code: 'format', severity: 'error', path: join(root, 'format'), message: `the root holds a queue of another format (${JSON.stringify(marker.trim())}); this queuectl reads ${JSON.stringify(FORMAT_MARKER.trim())} and refuses any other`, repair: 'use the queuectl version that made this root (see README: Queue directory format)', fixable: false });
+    return null;
+  }
+  return st;
+}
+
+/** The folders of the root: present, real, on its filesystem, owned and moded right. Returns the sound ones. */
+function checkFolders(root: string, st: fs.Stats, uid: number, owners: Owners, rel: (p: string) => string, add: (f: Internal) => void): Set<string> {
+  const sound = new Set<string>();
+  const rootOwner = st.uid;
+  for (const name of FOLDERS) {
+    const dir = join(root, name);
+    const fst = fs.lstatSync(dir, { throwIfNoEntry: false });
+    if (!fst) {
+      add({ code: 'folder', severity: 'error', path: dir, message: `${name}/ is missing: queuectl refuses the root`, repair: `queuectl doctor --fix   (or: mkdir -m 700 ${sh(dir)})`, fixable: rootOwner === uid, fix: rootOwner === uid ? 'mkdir' : undefined });
+      continue;
+    }
+    if (fst.isSymbolicLink()) {
+      add({ code: 'folder', severity: 'error', path: dir, message: `${name}/ is a symlink (to ${fs.readlinkSync(dir)}): every folder of a root must be a real folder inside it, so queuectl refuses the root`, repair: `move what it holds into a real folder: mv ${sh(dir)} ${sh(dir)}.link && mkdir -m 700 ${sh(dir)} && cp -a ${sh(dir)}.link/. ${sh(dir)}/ && rm ${sh(dir)}.link`, fixable: false });
+      continue;
+    }
+    if (!fst.isDirectory()) {
+      add({ code: 'folder', severity: 'error', path: dir, message: `${name} is not a folder: queuectl refuses the root`, repair: `move it away and make the folder: mv ${sh(dir)} ${sh(dir)}.bad && mkdir -m 700 ${sh(dir)}`, fixable: false });
+      continue;
+    }
+    if (fst.dev !== st.dev) {
+      add({ code: 'filesystem', severity: 'error', path: dir, message: `${name}/ is on another filesystem than the root (a mount point): rename(2) cannot move jobs across, so queuectl refuses the root`, repair: `unmount it (umount ${sh(dir)}) and keep the whole root on one filesystem`, fixable: false });
+      continue;
+    }
+    owners.check(dir, fst.uid, rootOwner);
+    checkMode(dir, fst, uid, rel, add);
+    sound.add(name);
+  }
+
+  return sound;
+}
+
+/** Can this process write here at all, and does the filesystem's clock agree with this host's? Returns the filesystem's time. */
+async function checkClock(store: Store, root: string, now: number, add: (f: Internal) => void): Promise<number> {
+  const probe = await probeClock(store);
+  if (!probe.ok) {
+    add({ code: 'write', severity: 'error', path: store.tmp, message: `cannot write a file in tmp/: ${probe.error}; workers and enqueue cannot either`, repair: 'make room on the filesystem, or make the root writable by its owner', fixable: false });
+    return now;
+  }
+  if (Math.abs(probe.skew) > CLOCK_SKEW_MS) {
+    add({ code: 'clock', severity: 'warning', path: root, message: `the filesystem's clock is ${seconds(probe.skew)} ${probe.skew > 0 ? 'ahead of' : 'behind'} this host's: staleness of workers is judged on the filesystem's clock, but run_at and retry times on each worker's own clock`, repair: 'synchronise the clocks of this host and the file server with NTP (timedatectl set-ntp true, or chrony)', fixable: false });
+  }
+  return probe.mtime;
+}
+
+/** What processes left (workers, claims, stages, tmp/, ids/), judged as recovery judges it; quarantine/. */
+async function checkLeftovers(ctx: Ctx, sound: Set<string>, reference: number, now: () => number, rel: (p: string) => string, add: (f: Internal) => void): Promise<void> {
+  const { store } = ctx;
   const judge = await makeJudge({ store, reference, staleAfterMs: ctx.config.staleAfterMs, self: new Set(), now: now() });
   const recoverRepair = 'queuectl doctor --fix   (or start any worker: recovery runs at its start and every stale-after/2)';
   await checkWorkers(store, judge, now(), add);
@@ -239,7 +259,6 @@ async function examineInternal(root: string, opts: DoctorOptions): Promise<Inter
       add({ code: 'quarantine', severity: 'warning', path: join(store.quarantine, q.name), message: `pending/${q.originalName} was not a job and waits in quarantine/ (since ${new Date(q.at).toISOString()}): ${q.reason}`, repair: `fix ${sh(join(store.quarantine, q.name))}, then: queuectl quarantine release ${sh(q.name)}   (or delete it and its .reason)`, fixable: false });
     }
   }
-  return out;
 }
 
 /**
