@@ -29,7 +29,7 @@ import {
   rewriteFinished, takeRequestSync, unclaim,
 } from './lifecycle.js';
 import { killJobProcesses } from './leftovers.js';
-import { settleDependents } from './dependencies.js';
+import { settleDependentsInSlices } from './dependencies.js';
 import { afterRun, type Next, nextRunNumber } from './outcome.js';
 import { PendingIndex } from './pending-index.js';
 import { type QueueSettings, readQueueSettings } from './queues.js';
@@ -500,17 +500,23 @@ class Pool {
     else if (next.to !== 'pending') this.settle(job.id, next.to, worker);
   }
 
-  /** The jobs waiting for one that just finished: released (completed) or doomed (dead). */
+  /** The jobs waiting for one that just finished: released (completed) or doomed (dead), a slice at a time. */
   private settle(id: string, outcome: 'completed' | 'dead', worker: string): void {
-    try {
-      const r = settleDependents(this.store, id, outcome, { now: Date.now(), owner: worker, fault: this.fault });
+    let released = 0;
+    let doomed = 0;
+    settleDependentsInSlices(this.store, id, outcome, { now: Date.now(), owner: worker, fault: this.fault }, (r) => {
       for (const name of r.releasedNames) this.index.add(name);
-      if (r.released.length || r.doomed.length) this.emit({ type: 'settled', worker, id, released: r.released.length, doomed: r.doomed.length });
-    } catch (err) {
-      // Recovery's sweep of deps/ settles them if this fails (a full disk).
-      this.emit({ type: 'error', worker, message: `settling the jobs waiting for ${id}: ${(err as Error).message}` });
-    }
+      released += r.released.length;
+      doomed += r.doomed.length;
+    }).then(
+      () => {
+        if (released || doomed) this.emit({ type: 'settled', worker, id, released, doomed });
+      },
+      // Recovery's sweep of deps/ settles the rest if this fails (a full disk).
+      (err: Error) => this.emit({ type: 'error', worker, message: `settling the jobs waiting for ${id}: ${err.message}` }),
+    );
   }
+
 }
 
 /**
