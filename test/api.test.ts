@@ -14,8 +14,8 @@ import { folder, ledgerLines, makeQueue, readJobFile, waitForState } from './wor
 type Ctx = Parameters<typeof makeQueue>[0];
 
 /** A queue of makeQueue (fast config) opened through the API, and its workers stopped when the test ends. */
-async function apiQueue(t: Ctx) {
-  const q = await makeQueue(t);
+async function apiQueue(t: Ctx, config: Record<string, string> = {}) {
+  const q = await makeQueue(t, config);
   const queue = await openQueue(q.root);
   const pools: WorkerPool[] = [];
   t.after(async () => {
@@ -98,7 +98,8 @@ describe('enqueue', () => {
 
 describe('workers in process, and the read side', () => {
   test('startWorkers runs jobs in this process; wait, get, list and status answer as the CLI does', async (t) => {
-    const { q, queue, start } = await apiQueue(t);
+    // The workers share this process with the test: a stale-after that a busy machine cannot break.
+    const { q, queue, start } = await apiQueue(t, { 'stale-after': '5s', 'heartbeat-interval': '100ms' });
     const events: WorkerEvent[] = [];
     const pool = await start(2, (e) => events.push(e));
     assert.equal(pool.ids.length, 2);
