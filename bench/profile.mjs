@@ -360,7 +360,7 @@ async function spawnCost() {
 
 // ---- memory of the pending index -------------------------------------------------------------------
 
-/** Heap and RSS that PendingIndex (dist/pending-index.js) takes for N names, and a readdir of N names. */
+/** Heap and RSS that PendingIndex (dist/pending-index.js) takes for N names added by events, a readdir of N names, and a rescan of them. */
 async function indexMem() {
   const N = Number(opt('n', 100_000));
   if (typeof globalThis.gc !== 'function') {
@@ -368,6 +368,7 @@ async function indexMem() {
     process.exit(r.status ?? 1);
   }
   const { PendingIndex } = await import(join(dirname(dirname(CLI)), 'pending-index.js'));
+  const hwmMb = () => Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]) / 1024;
   const mem = () => {
     globalThis.gc();
     const m = process.memoryUsage();
@@ -388,11 +389,18 @@ async function indexMem() {
     let t0 = process.hrtime.bigint();
     const listed = await fsp.readdir(join(dir, 'r', 'pending'));
     const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    out(`readdir of ${listed.length.toLocaleString('en')} names: ${ms.toFixed(0)} ms of wall`);
+    listed.length = 0;
+    // What a worker does at start and every rescan: PendingIndex.rescan() of the real folder.
+    const m2 = mem();
+    const hwm0 = hwmMb();
+    const scanned = new PendingIndex({ dir: join(dir, 'r', 'pending'), pollIntervalMs: 3_600_000, poll: true, now: Date.now });
     t0 = process.hrtime.bigint();
-    const present = new Set(listed);
-    for (const n of listed) index.add(n);
-    const addMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    out(`one rescan of ${present.size.toLocaleString('en')} names (the worker does one every poll-interval, 5 s by default): readdir ${ms.toFixed(0)} ms of wall, then a Set and add() of each ${addMs.toFixed(0)} ms of main thread`);
+    await scanned.rescan();
+    const scanMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const m3 = mem();
+    out(`PendingIndex.rescan() of that folder: ${scanMs.toFixed(0)} ms of wall, holds ${scanned.size.toLocaleString('en')} names, heap +${(m3.heap - m2.heap).toFixed(1)} MB after it; peak RSS (VmHWM) of this process ${hwmMb().toFixed(1)} MB (${hwm0.toFixed(1)} MB before the scan)`);
+    await scanned.close();
   } finally {
     await index.close(); // its wake-up timer for the scheduled jobs would keep the process alive
     fs.rmSync(dir, { recursive: true, force: true });

@@ -10,11 +10,13 @@
 //  - Settings come from the root's config.json, read at each call (as each CLI command reads them), so a
 //    `queuectl config set` applies to a long-lived Queue too.
 
-import { cancelJob, type CancelResult, retryDead, waitForJobs, type WaitProgress, type WaitResult } from './admin.js';
+// admin.js and inspect.js (with croner, via schedules) load on first use: one `enqueue` call does not
+// pay for them (BENCHMARKS.md, "One enqueue call").
+import type { CancelResult, WaitProgress, WaitResult } from './admin.js';
 import { type Config, type ConfigKey, loadConfig } from './config.js';
 import { enqueueBatch, type EnqueueInput, type EnqueueReport } from './enqueue.js';
 import { InputError } from './errors.js';
-import { getJob, type JobsPage, type ListState, listJobsPage, type Overview, readOverview } from './inspect.js';
+import type { JobsPage, ListState, Overview } from './inspect.js';
 import type { Job } from './job.js';
 import type { FaultHook } from './lifecycle.js';
 import type { WorkerEvent, WorkerPool } from './pool.js';
@@ -135,24 +137,28 @@ export class Queue {
   }
 
   /** One job by id, in whatever state it is (its `state` is its folder); null when there is none. */
-  get(id: string): Promise<Job | null> {
+  async get(id: string): Promise<Job | null> {
+    const { getJob } = await import('./inspect.js');
     return getJob(this.store, id);
   }
 
   /** One page of jobs, in the order of their state (README: "One order everywhere"). */
   async list(filter: ListFilter = {}): Promise<JobsPage> {
     const { maxRetries } = await this.config();
+    const { listJobsPage } = await import('./inspect.js');
     return listJobsPage(this.store, { state: filter.state ?? 'all', q: filter.q, cursor: filter.cursor, limit: filter.limit ?? 100, now: Date.now(), maxRetries });
   }
 
   /** Counts by state, the workers (alive or stale), every queue and every schedule, from file names alone. */
   async status(): Promise<Overview> {
     const { staleAfterMs } = await this.config();
+    const { readOverview } = await import('./inspect.js');
     return readOverview(this.store, Date.now(), staleAfterMs);
   }
 
   /** Resolves when the jobs are completed or dead ('all': when nothing waits or runs), or on the time-out. */
-  wait(ids: string | readonly string[] | 'all', opts: WaitOptions = {}): Promise<WaitResult> {
+  async wait(ids: string | readonly string[] | 'all', opts: WaitOptions = {}): Promise<WaitResult> {
+    const { waitForJobs } = await import('./admin.js');
     const which = ids === 'all' ? 'all' : typeof ids === 'string' ? [ids] : [...ids];
     return waitForJobs(this.store, which, { timeoutMs: opts.timeoutMs ?? 0, onProgress: opts.onProgress });
   }
@@ -165,11 +171,13 @@ export class Queue {
     const c = await this.config();
     // Long enough for its worker to see the request (a heartbeat or three) and to kill the command.
     const timeoutMs = c.killGraceMs + c.heartbeatIntervalMs * 3 + 10_000;
+    const { cancelJob } = await import('./admin.js');
     return cancelJob(this.store, id, { now: Date.now(), staleAfterMs: c.staleAfterMs, timeoutMs });
   }
 
   /** Moves a dead job back to pending/ with its attempts reset (the history is kept). */
-  retry(id: string): Promise<Job> {
+  async retry(id: string): Promise<Job> {
+    const { retryDead } = await import('./admin.js');
     return retryDead(this.store, id, Date.now());
   }
 

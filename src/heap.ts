@@ -46,6 +46,11 @@ export class Heap<T> {
     return top;
   }
 
+  /** The items, in no particular order (a read-only view). */
+  view(): readonly T[] {
+    return this.items;
+  }
+
   clear(): void {
     this.items = [];
   }

@@ -7,8 +7,8 @@ import { isErrno } from './errors.js';
 import { readWorkers, type WorkerStatus } from './heartbeat.js';
 import { type Job } from './job.js';
 import { locateJob, parseClaimName, parsePendingName } from './lifecycle.js';
-import { pendingNameState } from './listing.js';
 import { mapLimit } from './parallel.js';
+import { type PendingTally, tallyPending } from './pending-count.js';
 import { listQueues, type QueueReport } from './queues.js';
 import { listSchedules, type ScheduleView, viewSchedule } from './schedules.js';
 import { countCompletedShard, listCompletedShards, listJsonNames, logPath, readJob, type Store } from './store.js';
@@ -63,14 +63,15 @@ export interface Overview extends StatusReport {
 
 /** The status report with the queues and the schedules: one assembly for the CLI and the page. */
 export async function readOverview(store: Store, now: number, staleAfterMs: number): Promise<Overview> {
-  const [report, queues] = await Promise.all([readStatus(store, now, staleAfterMs), listQueues(store, now)]);
+  const tally = await tallyPending(store, now); // one listing of pending/ (or none: its cache) for both
+  const [report, queues] = await Promise.all([readStatus(store, now, staleAfterMs, tally), listQueues(store, now, tally)]);
   return { ...report, queues, schedules: listSchedules(store).map((s) => viewSchedule(store, s, now, 1)) };
 }
 
 /** Counts by state and the workers, reading names only (no job file is opened). */
-export async function readStatus(store: Store, now: number, staleAfterMs: number): Promise<StatusReport> {
-  const [pendingNames, waitingNames, processingNames, shards, deadNames, quarantined, workers] = await Promise.all([
-    listJsonNames(store.pending),
+export async function readStatus(store: Store, now: number, staleAfterMs: number, pendingTally?: PendingTally): Promise<StatusReport> {
+  const [tally, waitingNames, processingNames, shards, deadNames, quarantined, workers] = await Promise.all([
+    pendingTally ?? tallyPending(store, now),
     listJsonNames(store.waiting),
     listJsonNames(store.processing),
     listCompletedShards(store),
@@ -78,8 +79,7 @@ export async function readStatus(store: Store, now: number, staleAfterMs: number
     fsp.readdir(store.quarantine).then((n) => n.filter((x) => !x.endsWith('.reason') && !x.startsWith('.')).length, () => 0),
     readWorkers(store, now, staleAfterMs),
   ]);
-  const counts: Counts = { pending: 0, scheduled: 0, failed: 0, waiting: waitingNames.length, processing: processingNames.length, completed: 0, dead: deadNames.length, quarantined };
-  for (const name of pendingNames) counts[pendingNameState(name, now)]++;
+  const counts: Counts = { ...tally.counts, waiting: waitingNames.length, processing: processingNames.length, completed: 0, dead: deadNames.length, quarantined };
   counts.completed = (await mapLimit(shards, 16, (s) => countCompletedShard(store, s, now))).reduce((a, b) => a + b, 0);
   const current = new Map<string, string>();
   for (const name of processingNames) {

@@ -107,6 +107,11 @@ export function pendingName(job: Pick<Job, 'available_at' | 'priority' | 'attemp
   return `${String(at).padStart(13, '0')}-${String(job.priority + 1000).padStart(4, '0')}-${String(Math.min(job.attempts, 999)).padStart(3, '0')}-${queue}${job.id}.json`;
 }
 
+/** True for a name pendingName() makes; allocates nothing (for scans of big folders). */
+export function isPendingName(name: string): boolean {
+  return PENDING_NAME.test(name);
+}
+
 /** Parses a pending/ file name made by pendingName(); null for any other name (a dropped file). */
 export function parsePendingName(name: string): PendingName | null {
   const m = PENDING_NAME.exec(name);

@@ -10,7 +10,8 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { InputError, isErrno } from './errors.js';
 import { DEFAULT_QUEUE, QUEUE_PATTERN } from './job.js';
-import { parseClaimName, parsePendingName, parseStageName, parseWaitingName } from './lifecycle.js';
+import { parseClaimName, parseWaitingName } from './lifecycle.js';
+import { type PendingTally, tallyPending } from './pending-count.js';
 import { listJsonNames, type Store, writeFileDurable } from './store.js';
 
 export interface QueueSettings {
@@ -78,7 +79,7 @@ export interface QueueReport {
 }
 
 /** Every queue: those jobs name (pending/, processing/, waiting/) and those with settings. From names only. */
-export async function listQueues(store: Store, now: number): Promise<QueueReport[]> {
+export async function listQueues(store: Store, now: number, pendingTally?: PendingTally): Promise<QueueReport[]> {
   const settings = readQueueSettings(store);
   const byName = new Map<string, QueueReport>();
   const get = (name: string) => {
@@ -88,16 +89,13 @@ export async function listQueues(store: Store, now: number): Promise<QueueReport
   };
   get(DEFAULT_QUEUE);
   for (const name of [...settings.paused, ...settings.limits.keys()]) get(name);
-  for (const n of fs.readdirSync(store.pending)) {
-    const p = parsePendingName(parseStageName(n)?.name ?? n);
-    if (!p) {
-      if (!n.startsWith('.') && n.endsWith('.json')) get(DEFAULT_QUEUE).pending++; // a dropped file, not yet taken in
-      continue;
-    }
-    const r = get(p.queue);
-    if (p.attempts > 0) r.failed++;
-    else if (p.availableAt > now) r.scheduled++;
-    else r.pending++;
+  // Moves in progress (stage names) count under their queue; a dropped file under the default queue.
+  const tally = pendingTally ?? (await tallyPending(store, now));
+  for (const [name, c] of tally.queues) {
+    const r = get(name);
+    r.pending += c.pending;
+    r.scheduled += c.scheduled;
+    r.failed += c.failed;
   }
   for (const n of await listJsonNames(store.waiting)) {
     const w = parseWaitingName(n);

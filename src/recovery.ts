@@ -25,7 +25,7 @@ import { killJobProcesses } from './leftovers.js';
 import { settleDependents, sweepDependencies } from './dependencies.js';
 import { afterLostRun, type LostRun } from './outcome.js';
 import { retireStats } from './stats.js';
-import { listJsonNames, parseTmpName, readJobFileSync, type Store } from './store.js';
+import { listHiddenNames, listJsonNames, parseTmpName, readJobFileSync, type Store } from './store.js';
 
 export interface RecoveryOptions {
   store: Store;
@@ -42,7 +42,7 @@ export interface RecoveryOptions {
   now: number;
   /** Kept by the caller across passes (see HeartbeatMemory). */
   memory?: HeartbeatMemory;
-  /** pending/ as a recent listing saw it (a worker's index has it); else pending/ is listed. */
+  /** The hidden names of pending/ as a recent listing saw them (a worker's index has them); else pending/ is listed. */
   pendingNames?: readonly string[];
 }
 
@@ -182,7 +182,7 @@ function recoverDooms(opts: RecoveryOptions, judge: Judge): void {
 
 async function recoverStages(opts: RecoveryOptions, judge: Judge, events: RecoveryEvent[]): Promise<void> {
   const { store } = opts;
-  const names = opts.pendingNames ?? (await fsp.readdir(store.pending).catch(() => [] as string[]));
+  const names = opts.pendingNames ?? (await listHiddenNames(store.pending).catch(() => [] as string[]));
   for (const file of stageFiles(names)) {
     const s = parseStageName(file);
     if (!s || s.owner === opts.owner) continue;

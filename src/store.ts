@@ -457,6 +457,24 @@ export async function listJsonNames(dir: string): Promise<string[]> {
   }
 }
 
+/**
+ * The hidden names (starting with ".") of a folder, streamed: a pending/ of 1,000,000 jobs is never held as
+ * one array of names (~100 MB) just to find its few moves in progress. Yields every 4,096 names.
+ */
+export async function listHiddenNames(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const d = await fsp.opendir(dir, { bufferSize: 1024 });
+  try {
+    for (let n = 0, e = d.readSync(); e; e = d.readSync()) {
+      if (e.name.startsWith('.')) out.push(e.name);
+      if (++n % 4096 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    await d.close().catch(() => {});
+  }
+  return out;
+}
+
 /** Hour shard of completed/ for a finish time: YYYYMMDDHH in UTC. */
 export function completedShard(ms: number): string {
   return new Date(ms).toISOString().slice(0, 13).replace(/[-T]/g, '');
