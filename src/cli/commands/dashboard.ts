@@ -52,13 +52,8 @@ export async function dashboardCommand(ctx: Context, input: Input): Promise<numb
   const addr = server.address() as AddressInfo;
   const wildcard = addr.address === '0.0.0.0' || addr.address === '::';
   const shown = wildcard ? hostname() : addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  ctx.out(`queuectl dashboard for ${store.root}`);
-  if (token === undefined) ctx.out(`  http://${shown}:${addr.port}/?token=${access}`);
-  else ctx.out(`  http://${shown}:${addr.port}/`);
-  if (token !== undefined) ctx.out('  token required: open the page once with ?token=<token>, or send "Authorization: Bearer <token>"');
-  ctx.out('Press Ctrl+C to stop.');
-
-  await new Promise<void>((resolve) => {
+  // The signals are taken before the banner: whoever reads "dashboard for" may stop it at once.
+  const stopped = new Promise<void>((resolve) => {
     let stopping = false;
     const stop = () => {
       if (stopping) return;
@@ -70,6 +65,12 @@ export async function dashboardCommand(ctx: Context, input: Input): Promise<numb
     ctx.signals.on('SIGTERM', stop);
     ctx.signals.on('SIGHUP', stop);
   });
+  ctx.out(`queuectl dashboard for ${store.root}`);
+  if (token === undefined) ctx.out(`  http://${shown}:${addr.port}/?token=${access}`);
+  else ctx.out(`  http://${shown}:${addr.port}/`);
+  if (token !== undefined) ctx.out('  token required: open the page once with ?token=<token>, or send "Authorization: Bearer <token>"');
+  ctx.out('Press Ctrl+C to stop.');
+  await stopped;
   ctx.out('Dashboard stopped.');
   return 0;
 }
