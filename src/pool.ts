@@ -115,6 +115,8 @@ class Pool {
   private readonly admitted = new Map<string, { queue: string; claim: string }>();
   private readonly serves: ReadonlySet<string> | null;
   done: Promise<void> = Promise.resolve();
+  /** Releases of dependents in progress (settle): shutdown waits for them. */
+  private readonly settling = new Set<Promise<void>>();
 
   constructor(private readonly opts: PoolOptions) {
     this.store = opts.store;
@@ -161,6 +163,8 @@ class Pool {
   private async shutdown(): Promise<void> {
     this.finished = true;
     for (const t of this.timers) clearTimeout(t);
+    // Dependents being released go on to the end while this worker still has its heartbeat.
+    await Promise.all(this.settling);
     await this.index.close();
     await this.reaping;
     await this.stats.flush(Date.now()).catch(() => {});
@@ -504,7 +508,7 @@ class Pool {
   private settle(id: string, outcome: 'completed' | 'dead', worker: string): void {
     let released = 0;
     let doomed = 0;
-    settleDependentsInSlices(this.store, id, outcome, { now: Date.now(), owner: worker, fault: this.fault }, (r) => {
+    const settling = settleDependentsInSlices(this.store, id, outcome, { now: Date.now(), owner: worker, fault: this.fault }, (r) => {
       for (const name of r.releasedNames) this.index.add(name);
       released += r.released.length;
       doomed += r.doomed.length;
@@ -514,9 +518,9 @@ class Pool {
       },
       // Recovery's sweep of deps/ settles the rest if this fails (a full disk).
       (err: Error) => this.emit({ type: 'error', worker, message: `settling the jobs waiting for ${id}: ${err.message}` }),
-    );
+    ).finally(() => this.settling.delete(settling));
+    this.settling.add(settling);
   }
-
 }
 
 /**
