@@ -5,8 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { promises as fsp, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { CLI, makeTempRoot, REPO, runCli, waitFor } from './helpers.js';
 import { sq } from './cli-helpers.js';
@@ -14,6 +14,13 @@ import { FAST_CONFIG, waitForState } from './worker-helpers.js';
 
 const DEPLOY = join(REPO, 'deploy');
 const INSTALLED = '/usr/local/bin/queuectl';
+/** Whether other users can reach the checkout (every folder above it has o+x): the container user runs its dist/. */
+function othersCanEnter(path: string): boolean {
+  for (let p = path; ; p = dirname(p)) {
+    if ((statSync(p).mode & 0o001) === 0) return false;
+    if (dirname(p) === p) return true;
+  }
+}
 const have = (cmd: string, ...args: string[]) => spawnSync(cmd, args.length ? args : ['--version'], { stdio: 'ignore' }).status === 0;
 
 type TestContext = { after: (fn: () => Promise<void> | void) => void };
@@ -124,7 +131,7 @@ describe('the container recipe', () => {
     }
   });
 
-  test("its user and root: as uid 10001, on a root made as the Containerfile makes it, the recipe's commands work", { skip: process.getuid?.() === 0 && have('setpriv', '--version') ? false : 'needs root and setpriv to run as the container user' }, async (t) => {
+  test("its user and root: as uid 10001, on a root made as the Containerfile makes it, the recipe's commands work", { skip: process.getuid?.() !== 0 || !have('setpriv', '--version') ? 'needs root and setpriv to run as the container user' : !othersCanEnter(REPO) ? `the container user cannot enter ${REPO} (a folder above it has no o+x, e.g. one made by mktemp -d): clone it elsewhere` : false }, async (t) => {
     const containerfile = await fsp.readFile(join(DEPLOY, 'container', 'Containerfile'), 'utf8');
     const uid = Number(/useradd [^\n]*--uid (\d+)/.exec(containerfile)![1]);
     const mode = /install -d -o queuectl -g queuectl -m (0\d{3}) \/var\/lib\/queuectl/.exec(containerfile)![1];
