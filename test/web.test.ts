@@ -479,7 +479,8 @@ describe('queuectl dashboard', () => {
     const d = await startDashboard(t);
     const dash = await spawnDashboard(t, d.root);
     const { url, base, token } = dash;
-    assert.match(dash.output(), /Press Ctrl\+C to stop/);
+    // The hint is the banner's last line: it may come in a later chunk than the URL.
+    await waitFor(() => /Press Ctrl\+C to stop/.test(dash.output()), { timeoutMs: 5_000, what: `the Ctrl+C hint; output: ${dash.output()}` });
     assert.ok(token.length >= 32, `a long random token, got ${token}`);
     assert.equal((await fetch(`${base}/`, { headers: HTML })).status, 401, 'the page without the token');
     const login = await fetch(url, { headers: HTML, redirect: 'manual' });
