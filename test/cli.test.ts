@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import stringWidth from 'string-width';
 import { CLI, explain, makeTempRoot, readJson, REPO, runCli, waitFor } from './helpers.js';
 import { cliEnv, HAVE_SCRIPT, okNoRoot, rootPlacements, runInPty, runWithClosedStdout } from './cli-helpers.js';
-import { enqueue, makeQueue, startWorker, waitForState } from './worker-helpers.js';
+import { enqueue, makeQueue, startWorker, waitForState, workerProcesses } from './worker-helpers.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const noPty = HAVE_SCRIPT ? false : 'util-linux `script` is not installed (apt-get install bsdutils)';
@@ -205,7 +205,10 @@ describe('a closed stdout', () => {
     term.stdout.setEncoding('utf8').on('data', (d: string) => (shown += d));
     await waitFor(() => /processing/.test(shown), { timeoutMs: 10_000, what: `the job to start in the terminal: ${shown}` });
     term.kill('SIGKILL'); // the terminal is gone: its session gets SIGHUP
-    const job = await waitForState(q.root, id, 'completed', 10_000);
+    const job = await waitForState(q.root, id, 'completed', 10_000).catch(async (err: Error) => {
+      err.message += `; the worker: ${await workerProcesses(q.root)}; the terminal showed: ${JSON.stringify(shown)}`;
+      throw err;
+    });
     assert.equal(job.history?.length, 1);
     assert.equal(job.history?.[0].reason, 'completed', 'the running job was finished, not lost');
     // A clean exit removes the heartbeat; a crash on a failed write would leave it.

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, type CliResult, explain, makeTempRoot, runCli, waitFor } from './helpers.js';
+import { CLI, type CliResult, explain, makeTempRoot, readJson, runCli, waitFor } from './helpers.js';
 
 /** Config for tests: heartbeats every 50ms, a worker is dead after 600ms, rescans every 200ms. */
 export const FAST_CONFIG: Record<string, string> = {
@@ -288,13 +288,32 @@ export async function readJobFile(root: string, id: string): Promise<{ state: St
  * right after the move, so we also wait for the record to say so). Returns the record.
  */
 export async function waitForState(root: string, id: string, state: State, timeoutMs = 10_000): Promise<JobRecord> {
-  return waitFor(async () => {
-    const files = await jobFiles(root, id);
-    if (files.length !== 1 || files[0].state !== state) return null;
-    const job = JSON.parse(await fsp.readFile(files[0].path, 'utf8')) as JobRecord;
-    if ((state === 'completed' || state === 'dead') && !job.finished_at) return null;
-    return job;
-  }, { timeoutMs, intervalMs: 25, what: `job ${id} to be ${state}` });
+  try {
+    return await waitFor(async () => {
+      const files = await jobFiles(root, id);
+      if (files.length !== 1 || files[0].state !== state) return null;
+      const job = JSON.parse(await fsp.readFile(files[0].path, 'utf8')) as JobRecord;
+      if ((state === 'completed' || state === 'dead') && !job.finished_at) return null;
+      return job;
+    }, { timeoutMs, intervalMs: 25, what: `job ${id} to be ${state}` });
+  } catch (err) {
+    // Say where the job is instead, and what its last run did: a timeout alone does not tell a lost
+    // worker from a failed run or a job put back.
+    (err as Error).message += `; the job is now: ${await describeJob(root, id)}`;
+    throw err;
+  }
+}
+
+/** Where a job's files are and the last entry of its history, for failure messages. */
+export async function describeJob(root: string, id: string): Promise<string> {
+  const files = await jobFiles(root, id).catch((e: Error) => e);
+  if (files instanceof Error) return `unreadable (${files.message})`;
+  if (files.length === 0) return 'in no folder';
+  const parts = await Promise.all(files.map(async (f) => {
+    const job = await fsp.readFile(f.path, 'utf8').then((t) => JSON.parse(t) as JobRecord, () => null);
+    return `${f.state}/${f.name}${job ? ` (last run: ${JSON.stringify(job.history?.at(-1) ?? null)})` : ''}`;
+  }));
+  return parts.join(', ');
 }
 
 /** Names in a folder of the root (not dotfiles), sorted. */
@@ -318,4 +337,17 @@ export async function completedCount(root: string): Promise<number> {
 export async function processGone(pid: number): Promise<boolean> {
   const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
   return stat === null || /^\d+ \(.*\) Z /.test(stat);
+}
+
+/** The workers whose heartbeats are in the root: pid and process state (R, S, T stopped, Z zombie) or gone. */
+export async function workerProcesses(root: string): Promise<string> {
+  const beats = (await names(join(root, 'workers'))).filter((n) => n.endsWith('.json'));
+  if (beats.length === 0) return 'no heartbeat (exited cleanly)';
+  const parts = await Promise.all(beats.map(async (n) => {
+    const info = await readJson<{ pid?: number }>(join(root, 'workers', n)).catch(() => null);
+    if (!info?.pid) return `${n}: unreadable`;
+    const stat = await fsp.readFile(`/proc/${info.pid}/stat`, 'utf8').catch(() => null);
+    return `${n}: pid ${info.pid} ${stat ? `state ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]}` : 'gone'}`;
+  }));
+  return parts.join(', ');
 }
