@@ -190,10 +190,13 @@ export async function cancelJob(store: Store, id: string, opts: { now: number; s
   const workers = await readWorkers(store, Date.now(), opts.staleAfterMs);
   const worker = workers.find((w) => w.id === claim.worker);
   if (!worker || !worker.alive) {
-    // Its worker is gone: do what recovery would, but to dead/ as cancelled.
+    // Its worker is gone: do what recovery would, but to dead/ as cancelled. The claim goes first and
+    // the processes after: a worker judged dead that is in fact only late (paused between its claim and
+    // its spawn) checks the claim right before the spawn and starts nothing once it is gone, and what it
+    // started before carries the claim and is found.
+    if (!bury(store, where.path, cancelledJob(job, opts.now))) return cancelJob(store, id, { ...opts, now: Date.now() });
     killJobProcesses(where.name);
-    if (bury(store, where.path, cancelledJob(job, opts.now))) return { id, was: 'processing', dependents: settle() };
-    return cancelJob(store, id, { ...opts, now: Date.now() });
+    return { id, was: 'processing', dependents: settle() };
   }
   await writeRequest(store, claim.worker, 'cancel', where.name);
   const deadline = Date.now() + opts.timeoutMs;

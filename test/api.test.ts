@@ -136,7 +136,9 @@ describe('workers in process, and the read side', () => {
   });
 
   test('cancel and retry: a scheduled job is cancelled, a running one killed, a dead one retried', async (t) => {
-    const { q, queue, start } = await apiQueue(t);
+    // The workers share this process with the test: a stale-after that a busy machine cannot break (a
+    // late heartbeat makes cancel treat the worker as dead and kill the run itself, racing its start).
+    const { q, queue, start } = await apiQueue(t, { 'stale-after': '5s', 'heartbeat-interval': '100ms' });
     await queue.enqueue({ id: 'later', command: `echo later >> ${q.ledger}`, delay: '1h' });
     assert.deepEqual(await queue.cancel('later'), { id: 'later', was: 'pending', dependents: [] });
     assert.equal((await queue.get('later'))?.last_error, 'cancelled');
