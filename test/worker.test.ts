@@ -450,6 +450,22 @@ describe('job control: cancel, wait, status', () => {
     assert.equal(w.child.exitCode, null, 'the worker carries on');
   });
 
+  test('cancel of a running job whose worker was killed -9: dead as cancelled, its processes killed, also one that left its group', async (t) => {
+    const q = await makeQueue(t, { 'stale-after': '1h' }); // nobody recovers it first
+    const m = marker();
+    const id = await enqueue(q, `setsid sleep ${m} > /dev/null 2>&1 & sleep ${m}`);
+    const w = await startWorker(q);
+    await waitFor(async () => (await pidsWithCommand(`sleep ${m}`)).length >= 2, { timeoutMs: 3_000, what: 'the job and its setsid child to run' });
+    process.kill(w.pid, 'SIGKILL');
+    await w.waitForExit();
+    const r = await q.cli(['cancel', id], { timeoutMs: 5_000 });
+    assert.equal(r.code, 0, explain(r));
+    const { state, job } = await readJobFile(q.root, id);
+    assert.equal(state, 'dead');
+    assert.equal(job.last_error, 'cancelled');
+    assert.deepEqual(await pidsWithCommand(`sleep ${m}`), [], 'the run and what it left outside its group');
+  });
+
   test('wait: exit 0 when completed, 1 when dead, 124 on --timeout, and --all', async (t) => {
     const q = await makeQueue(t);
     const good = await enqueue(q, 'sleep 0.3');
