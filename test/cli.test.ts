@@ -205,7 +205,8 @@ describe('a closed stdout', () => {
     term.stdout.setEncoding('utf8').on('data', (d: string) => (shown += d));
     await waitFor(() => /processing/.test(shown), { timeoutMs: 10_000, what: `the job to start in the terminal: ${shown}` });
     term.kill('SIGKILL'); // the terminal is gone: its session gets SIGHUP
-    const job = await waitForState(q.root, id, 'completed', 10_000).catch(async (err: Error) => {
+    // Generous: the finish is a few fsyncs, which another test's burst of file writes can hold up for seconds.
+    const job = await waitForState(q.root, id, 'completed', 30_000).catch(async (err: Error) => {
       err.message += `; the worker: ${await workerProcesses(q.root)}; the terminal showed: ${JSON.stringify(shown)}`;
       throw err;
     });
