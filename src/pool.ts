@@ -413,7 +413,11 @@ class Pool {
       },
       release: (claimPath) => this.release(claimPath),
       holds: (claimPath) => fs.existsSync(claimPath),
-      run: (slot, job, claimPath, abort) => this.run(job, claimPath, abort),
+      run: (slot, job, claimPath, abort) => this.run(job, claimPath, abort).then((result) => {
+        // Dropped output is said, not silent: the run itself counts as it ended.
+        if (result.outputError) this.emit({ type: 'error', worker: slot.id, message: `the output of ${job.id} was not all kept (${result.outputError}); its end is in the job's output_tail` });
+        return result;
+      }),
       finish: (slot, claimPath, job, result, cancelled) => this.finishOrRetry(slot, claimPath, job, result, cancelled),
       pendingPath: (name) => join(store.pending, name),
       emit: (e) => this.emit(e),

@@ -16,7 +16,7 @@
 
 import { closeSync, constants as FS, existsSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ensureRealDir, FILE_MODE } from './store.js';
+import { ensureRealDir, FILE_MODE, forgetRealDir, withSubject } from './store.js';
 
 export type RunOutcome =
   | { kind: 'exited'; exitCode: number }
@@ -36,6 +36,8 @@ export interface RunResult {
   tail: string;
   /** One line for people: "exit status 2", "timed out after 10s", "killed by SIGKILL". */
   summary: string;
+  /** Set when the output could not be written to the log (from then on it was dropped; `tail` has the end). */
+  outputError?: string;
 }
 
 export interface RunSpec {
@@ -191,6 +193,7 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
     durationMs: endedAt - startedAt,
     tail: log.tail(),
     summary,
+    ...(log.error ? { outputError: log.error } : {}),
   };
 }
 
@@ -249,10 +252,26 @@ class CappedLog {
     this.fd = null;
   }
 
-  /** Creates the log (its folder on first use); never through a symlink (O_NOFOLLOW, and a real folder). */
+  /** Why the output could not be written, if it could not (the first failure). */
+  error: string | null = null;
+
+  /**
+   * Creates the log (its folder on first use); never through a symlink (O_NOFOLLOW, and a real folder).
+   * A folder this process made before may have been removed since (someone cleaning logs/ under a running
+   * worker): it is made again, rather than every later run of that shard losing its output.
+   */
   private open(): number {
-    ensureRealDir(dirname(this.path));
-    return openSync(this.path, FS.O_WRONLY | FS.O_CREAT | FS.O_TRUNC | FS.O_NOFOLLOW, FILE_MODE);
+    const dir = dirname(this.path);
+    const flags = FS.O_WRONLY | FS.O_CREAT | FS.O_TRUNC | FS.O_NOFOLLOW;
+    ensureRealDir(dir);
+    try {
+      return openSync(this.path, flags, FILE_MODE);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      forgetRealDir(dir);
+      ensureRealDir(dir);
+      return openSync(this.path, flags, FILE_MODE);
+    }
   }
 
   private endsWithNewline = true;
@@ -263,9 +282,12 @@ class CappedLog {
     try {
       this.fd ??= this.open();
       writeSync(this.fd, data);
-    } catch {
-      // A full disk must not crash the worker or lose the job: the outcome is recorded in the job anyway.
+    } catch (err) {
+      // A full disk must not crash the worker or lose the job: the outcome is recorded in the job anyway,
+      // the end of the output in its tail, and the caller is told (RunResult.outputError).
       this.failed = true;
+      const e = err as NodeJS.ErrnoException;
+      this.error = typeof e.errno === 'number' ? withSubject(err, `write ${this.path}`).message : e.message;
     }
   }
 }

@@ -4,11 +4,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { CLI, explain, waitFor } from './helpers.js';
 import { cliEnv, HAVE_SCRIPT, runInPty } from './cli-helpers.js';
 import { enqueue, makeQueue, pidsWithCommand, processGone, startWorker, waitForState } from './worker-helpers.js';
+import { logPath, type Store } from '../src/store.ts';
 
 /** 2026-01-05T14:03:22.123+05:30 at the start of a line, then a space. */
 const STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d /;
@@ -150,5 +151,35 @@ describe('a worker as PID 1 (a container without an init)', () => {
     process.kill(pid, 'SIGTERM');
     await new Promise((r) => child.on('close', r));
     assert.match(out, /stopping: finishing running jobs/);
+  });
+});
+
+describe('run logs under a damaged logs/', () => {
+  test('logs/ emptied under a running worker (rm -rf logs/*): the next run of the same job is still logged', async (t) => {
+    const q = await makeQueue(t);
+    await startWorker(q);
+    const id = await enqueue(q, 'echo "out $QUEUECTL_ATTEMPT"; [ "$QUEUECTL_ATTEMPT" = 2 ] || { sleep 0.3; exit 1; }');
+    const first = logPath({ logs: join(q.root, 'logs') } as Store, id, 1);
+    await waitFor(async () => (await fsp.readFile(first, 'utf8').catch(() => '')).includes('[exited with status 1]'), { what: 'the first run to be logged' });
+    // The worker made that shard folder itself, and remembers it as checked.
+    for (const n of await fsp.readdir(join(q.root, 'logs'))) await fsp.rm(join(q.root, 'logs', n), { recursive: true, force: true });
+    await waitForState(q.root, id, 'completed');
+    const second = logPath({ logs: join(q.root, 'logs') } as Store, id, 2);
+    assert.equal(await fsp.readFile(second, 'utf8'), 'out 2\n[exited with status 0]\n');
+    assert.deepEqual((await q.ok(['logs', id])).split('\n')[0], 'out 2');
+  });
+
+  test('output that cannot be written is said on the worker\'s output; the run counts as it ended and its end is in output_tail', async (t) => {
+    const q = await makeQueue(t);
+    const w = await startWorker(q);
+    const id = 'nolog1';
+    // The job's log folder is a file: the log cannot be made.
+    const shard = join(q.root, 'logs', basename(dirname(logPath({ logs: join(q.root, 'logs') } as Store, id, 1))));
+    await fsp.mkdir(dirname(shard), { recursive: true });
+    await fsp.writeFile(shard, 'not a folder\n');
+    await q.ok(['enqueue', '--id', id, '--', 'echo kept in the tail']);
+    const job = await waitForState(q.root, id, 'completed');
+    assert.equal(job.output_tail, 'kept in the tail\n');
+    await w.waitForOutput(new RegExp(`error the output of ${id} was not all kept \\(${shard.replace(/[.]/g, '\\.')} is not a folder; [^)]*\\); its end is in the job's output_tail`));
   });
 });
