@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { CLI, explain, waitFor } from './helpers.js';
 import { cliEnv, HAVE_SCRIPT, runInPty } from './cli-helpers.js';
@@ -154,17 +154,20 @@ describe('a worker as PID 1 (a container without an init)', () => {
   });
 });
 
+/** Where a run's log is written (the worker's own layout, src/store.ts). */
+const runLog = (root: string, id: string, run: number) => logPath({ logs: join(root, 'logs') } as Store, id, run);
+
 describe('run logs under a damaged logs/', () => {
   test('logs/ emptied under a running worker (rm -rf logs/*): the next run of the same job is still logged', async (t) => {
     const q = await makeQueue(t);
     await startWorker(q);
     const id = await enqueue(q, 'echo "out $QUEUECTL_ATTEMPT"; [ "$QUEUECTL_ATTEMPT" = 2 ] || { sleep 0.3; exit 1; }');
-    const first = logPath({ logs: join(q.root, 'logs') } as Store, id, 1);
+    const first = runLog(q.root, id, 1);
     await waitFor(async () => (await fsp.readFile(first, 'utf8').catch(() => '')).includes('[exited with status 1]'), { what: 'the first run to be logged' });
     // The worker made that shard folder itself, and remembers it as checked.
     for (const n of await fsp.readdir(join(q.root, 'logs'))) await fsp.rm(join(q.root, 'logs', n), { recursive: true, force: true });
     await waitForState(q.root, id, 'completed');
-    const second = logPath({ logs: join(q.root, 'logs') } as Store, id, 2);
+    const second = runLog(q.root, id, 2);
     assert.equal(await fsp.readFile(second, 'utf8'), 'out 2\n[exited with status 0]\n');
     assert.deepEqual((await q.ok(['logs', id])).split('\n')[0], 'out 2');
   });
@@ -174,7 +177,7 @@ describe('run logs under a damaged logs/', () => {
     const w = await startWorker(q);
     const id = 'nolog1';
     // The job's log folder is a file: the log cannot be made.
-    const shard = join(q.root, 'logs', basename(dirname(logPath({ logs: join(q.root, 'logs') } as Store, id, 1))));
+    const shard = dirname(runLog(q.root, id, 1));
     await fsp.mkdir(dirname(shard), { recursive: true });
     await fsp.writeFile(shard, 'not a folder\n');
     await q.ok(['enqueue', '--id', id, '--', 'echo kept in the tail']);
