@@ -71,7 +71,7 @@ import { parseProcessTag, processTag, tagLiveness } from './identity.js';
 import { assertValidId, createJob, DEFAULT_QUEUE, idFromFileName, queueOf, type Job, type JobDefaults, type JobState, newJobId, parseStoredJob, recordProblem, serializeJob } from './job.js';
 import {
   completedShard, DIR_MODE, ensureRealDir, forgetRealDir, listCompletedShards, listJsonNames, parseTmpName, readJobFileSync,
-  replaceFileSync, shardOf, sizeProblem, type Store, tmpPath, withSubject, writeFileDurable, writeTmp,
+  replaceFileSync, shardOf, sizeProblem, type Store, tmpPath, withSubject, writeFileDurable, writeTmp, writeTmpDurableSync,
 } from './store.js';
 
 /**
@@ -732,14 +732,14 @@ export async function intake(store: Store, claimPath: string, originalName: stri
   if (verdict.kind === 'bad') return toQuarantine(store, claimPath, originalName, verdict.reason, opts.now());
   const { job, explicitId, fromName } = verdict;
   const now = opts.now();
-  let tmp = await writeTmp(store, 'intake', serializeJob(job), true, job.id);
+  let tmp = writeTmpDurableSync(store, 'intake', serializeJob(job), job.id);
   try {
     let reserved = reserveIdSync(store, job.id, tmp);
     let ours = !reserved && isOurReservation(store, job.id, originalName);
     if (!reserved && !ours && !explicitId && job.id === fromName) {
       await fsp.unlink(tmp).catch(() => {});
       job.id = newJobId(now);
-      tmp = await writeTmp(store, 'intake', serializeJob(job), true, job.id);
+      tmp = writeTmpDurableSync(store, 'intake', serializeJob(job), job.id);
       reserved = reserveIdSync(store, job.id, tmp);
     }
     if (!reserved && !ours) return toQuarantine(store, claimPath, originalName, idTakenReason(job.id), now);
