@@ -40,6 +40,8 @@ export interface Context {
   version: string;
   /** Path of the CLI's entry script, to start it again (worker start --detach). */
   bin: string;
+  /** The flags node itself was started with (process.execArgv). */
+  nodeFlags: readonly string[];
   signals: SignalSource;
   /** Opens (creating on first use) the queue root. */
   store: () => Promise<Store>;

@@ -72,6 +72,7 @@ function makeContext(parsed: Parsed): Context {
     colorFlag: parsed.global.color,
     version: readVersion(),
     bin: fileURLToPath(import.meta.url),
+    nodeFlags: process.execArgv,
     signals: { on: (sig, fn) => process.on(sig, fn) },
     store: lazyStore(root),
   };

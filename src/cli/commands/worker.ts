@@ -25,6 +25,7 @@ import { DEFAULT_LOG_MAX, RotatingLog } from '../log-file.js';
 import { queueOf } from '../queue.js';
 import type { Input } from '../spec.js';
 import { EXIT_TIMEOUT } from './wait.js';
+import { keepYoungGenerationSmall } from '../young-generation.js';
 
 /** How a stop that finishes the running jobs can be made to kill them instead, where this runs. */
 export interface StopHint {
@@ -81,6 +82,7 @@ export async function startCommand(ctx: Context, input: Input): Promise<number> 
   // A bad config.json fails here, before anything starts (in the background too).
   await queue.config(flag(input, 'poll') ? { poll: true } : {});
   if (flag(input, 'detach')) return detach(ctx, input, count);
+  keepYoungGenerationSmall(ctx.nodeFlags, ctx.env.NODE_OPTIONS);
 
   const logPath = str(input, 'log');
   const log = logPath !== undefined ? new RotatingLog(resolve(ctx.cwd, logPath), logMax) : null;
