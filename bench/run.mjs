@@ -548,15 +548,17 @@ async function figLatency() {
     }
     const overhead = median(over);
 
-    // Baselines.
-    const base = { baselineName: 'bare watched folder (latency.mjs fswatch)' };
+    // Baselines. The figure's: a bare watched folder doing the same work (bench/bare-folder.mjs: read the
+    // file, spawn its command), fed the same files the same way and timed to the same FIFO, in turns with
+    // queuectl's samples below. The shared latency.mjs (stops at the spawn event, reads no file) is noted.
+    const base = { baselineName: 'bare watched folder (bench/bare-folder.mjs), same files, same endpoint' };
+    let sharedNote = '';
     const lat = runnerPath('latency.mjs');
-    if (!lat) base.baselineNa = 'latency.mjs not found';
+    if (!lat) sharedNote = 'latency.mjs not found';
     else {
       const r = run(process.execPath, [lat, 'fswatch', String(S)], { timeout: 60_000 });
       const m = /median=([\d.]+)/.exec(r.stdout);
-      if (m) base.baseline = Number(m[1]);
-      else base.baselineNa = `latency.mjs failed: ${tail(r.stderr)}`;
+      sharedNote = m ? `latency.mjs fswatch (to the spawn event, no file read) ${Number(m[1]).toFixed(2)} ms` : `latency.mjs failed: ${tail(r.stderr)}`;
     }
     let bullNote = '';
     let bullMs = null;
@@ -579,17 +581,25 @@ async function figLatency() {
     if (w.error) return [naRow(name, w.error, { unit: 'ms', ...base, note: bullNote }), bullRow(null, w.error)];
     // Two kinds of file, alternating: dropped by another program (a plain file written outside pending/,
     // no id reserved: the worker takes it in), and one queuectl's own writer made (id reserved in ids/).
-    const samples = { drop: [], own: [] };
+    const samples = { drop: [], own: [], bare: [] };
     let misses = 0;
+    const bareDir = join(dir, 'bare');
+    fs.mkdirSync(bareDir);
+    const bare = startBg(process.execPath, [join(REPO, 'bench', 'bare-folder.mjs'), bareDir], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const bareReady = await Promise.race([new Promise((r) => bare.stdout.once('data', () => r(true))), sleep(10_000).then(() => false)]);
+    if (!bareReady) base.baselineNa = 'bench/bare-folder.mjs did not start';
     try {
       await sleep(500); // idle
       const write = await jobWriter(root);
       const drop = await jobWriter(root, { reserve: false });
-      for (let i = 0; i < 2 * S && misses < 3; i++) {
+      const kinds = bareReady ? ['drop', 'own', 'bare'] : ['drop', 'own'];
+      for (let i = 0; i < kinds.length * S && misses < 3; i++) {
         await sleep(100 + Math.random() * 50);
         const tag = `lat${i}`;
-        const kind = i % 2 === 0 ? 'drop' : 'own';
-        const { tmp, dest } = await (kind === 'drop' ? drop : write)(`lat${i}-${process.pid}`, `echo ${tag} > ${fifo}`);
+        const kind = kinds[i % kinds.length];
+        const made = await (kind === 'own' ? write : drop)(`lat${i}-${process.pid}`, `echo ${tag} > ${fifo}`);
+        const { tmp } = made;
+        const dest = kind === 'bare' ? join(bareDir, `lat${i}.json`) : made.dest;
         const got = waitTag(tag, 5000);
         const t0 = nowNs();
         fs.renameSync(tmp, dest);
@@ -599,7 +609,9 @@ async function figLatency() {
       }
     } finally {
       await stopWorker(w, root);
+      await stopBg(bare);
     }
+    if (samples.bare.length > 0) base.baseline = median(samples.bare);
     if (samples.drop.length === 0) return [naRow(name, `no job started within 5 s of being dropped (${misses} tries)`, { unit: 'ms', ...base, note: bullNote }), bullRow(null, 'not measured')];
     const v = median(samples.drop);
     const d = samples.drop;
@@ -607,8 +619,8 @@ async function figLatency() {
       name, value: v, unit: 'ms', ...base,
       goal: { of: 'ratio', op: '<=', target: 2 }, // issue 14; also below BullMQ's (next row)
       note: `a file written by another program (no id reserved) renamed into pending/; median of ${d.length}${misses ? ` (${misses} not picked up within 5 s)` : ''}, min ${Math.min(...d).toFixed(2)}, max ${Math.max(...d).toFixed(2)} ms; ` +
-        `includes ~${overhead.toFixed(2)} ms for sh to start and write the FIFO (measured; baselines stop at spawn), ` +
-        `i.e. ~${(v - overhead).toFixed(2)} ms to spawn; a file queuectl's writer made (id reserved), alternating with them: median ${median(samples.own).toFixed(2)} ms of ${samples.own.length}; ${bullNote}`,
+        `the bare folder's: median of ${samples.bare.length}, taken in turns with them; both include ~${overhead.toFixed(2)} ms for sh to start and write the FIFO (measured here; BullMQ's figure and latency.mjs stop at the spawn event), ` +
+        `i.e. ~${(v - overhead).toFixed(2)} ms to spawn; a file queuectl's writer made (id reserved), in the same turns: median ${median(samples.own).toFixed(2)} ms of ${samples.own.length}; ${bullNote}; ${sharedNote}`,
     }), bullRow(v, null)];
   } finally {
     sock.destroy();
