@@ -51,6 +51,8 @@ export interface RunCliOptions {
   cwd?: string;
   /** Kill the process and fail after this long. */
   timeoutMs?: number;
+  /** Flags for node itself, before the script (e.g. --max-semi-space-size=8). */
+  nodeFlags?: readonly string[];
 }
 
 let checkedBuild = false;
@@ -78,7 +80,7 @@ export function runCli(args: readonly string[], opts: RunCliOptions = {}): Promi
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  const argv = [CLI, ...(opts.root !== undefined ? ['--root', opts.root] : []), ...args];
+  const argv = [...(opts.nodeFlags ?? []), CLI, ...(opts.root !== undefined ? ['--root', opts.root] : []), ...args];
   const timeoutMs = opts.timeoutMs ?? 20_000;
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, argv, { cwd: opts.cwd ?? REPO, env, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -1,4 +1,4 @@
-// A worker process keeps V8's young generation at its initial size.
+// A worker process keeps V8's young generation at the size it has when the workers start.
 //
 // Why: V8 doubles the semi-spaces of the young generation (up to 16 MB each on 64-bit) whenever more than
 // their capacity has survived since the last growth. A worker's per-job garbage (execa's streams and
@@ -10,11 +10,23 @@
 //
 // Invariants: only the worker command calls this (the library's startWorkerPool never changes the V8 flags
 // of a process that embeds it); a size the user chose (--max-semi-space-size or --semi-space-growth-factor,
-// on node's command line or in NODE_OPTIONS) is left alone; the factor is never 0 (V8 crashes on it).
+// on node's command line or in NODE_OPTIONS) is left alone, and `--detach` passes it on to the background
+// process; the factor is never 0 (V8 crashes on it).
 
 import { setFlagsFromString } from 'node:v8';
 
 const USER_SET = /--(max[-_]semi[-_]space[-_]size|semi[-_]space[-_]growth[-_]factor)\b/;
+
+/** The young-generation flags among node's own (process.execArgv), with a value given apart from its flag. */
+export function youngGenerationFlags(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  execArgv.forEach((a, i) => {
+    if (!USER_SET.test(a)) return;
+    out.push(a);
+    if (!a.includes('=') && i + 1 < execArgv.length) out.push(execArgv[i + 1]);
+  });
+  return out;
+}
 
 /** Returns whether the factor was set (false: the user sized the young generation). */
 export function keepYoungGenerationSmall(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
