@@ -17,15 +17,9 @@ import { setFlagsFromString } from 'node:v8';
 
 const USER_SET = /--(max[-_]semi[-_]space[-_]size|semi[-_]space[-_]growth[-_]factor)\b/;
 
-/** The young-generation flags among node's own (process.execArgv), with a value given apart from its flag. */
+/** The young-generation flags among node's own (process.execArgv; node takes them only as --flag=value). */
 export function youngGenerationFlags(execArgv: readonly string[]): string[] {
-  const out: string[] = [];
-  execArgv.forEach((a, i) => {
-    if (!USER_SET.test(a)) return;
-    out.push(a);
-    if (!a.includes('=') && i + 1 < execArgv.length) out.push(execArgv[i + 1]);
-  });
-  return out;
+  return execArgv.filter((a) => USER_SET.test(a));
 }
 
 /** Returns whether the factor was set (false: the user sized the young generation). */
