@@ -579,8 +579,9 @@ async function figLatency() {
     const root = join(dir, 'root');
     const w = await startWorker(root, 1);
     if (w.error) return [naRow(name, w.error, { unit: 'ms', ...base, note: bullNote }), bullRow(null, w.error)];
-    // Two kinds of file, alternating: dropped by another program (a plain file written outside pending/,
-    // no id reserved: the worker takes it in), and one queuectl's own writer made (id reserved in ids/).
+    // Three kinds of file, in turns: dropped by another program (a plain file written outside pending/,
+    // no id reserved: the worker takes it in), one queuectl's own writer made (id reserved in ids/), and
+    // the first kind again, renamed into the bare folder instead.
     const samples = { drop: [], own: [], bare: [] };
     let misses = 0;
     const bareDir = join(dir, 'bare');

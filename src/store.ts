@@ -273,7 +273,7 @@ export async function writeTmp(store: Store, kind: string, data: string | Buffer
 
 /**
  * writeTmp, synchronously and fsynced: for a worker's hot path (the intake of a dropped file), where the
- * four thread-pool round trips of the promise version cost more than the fsync itself.
+ * promise version's four thread-pool round trips add ~0.3 ms (0.95 vs 0.64 ms for the whole step).
  */
 export function writeTmpDurableSync(store: Store, kind: string, data: string, detail?: string): string {
   const path = tmpPath(store, kind, detail);

@@ -2,7 +2,7 @@
 //
 // Why: V8 doubles the semi-spaces of the young generation (up to 16 MB each on 64-bit) whenever more than
 // their capacity has survived since the last growth. A worker's per-job garbage (execa's streams and
-// promises, the records) takes them to the maximum within seconds, and its peak RSS from ~93 to ~115 MB
+// promises, the records) takes them to the maximum within seconds, and its peak RSS from ~95 to ~117-121 MB
 // (bench/run.mjs, "100k pending: worker RSS"). That memory is also what every fork() of a job copies the
 // page tables of. `--max-semi-space-size` would cap it, but only on node's own command line, and the
 // bin's shebang cannot carry a flag portably (BusyBox's env has no -S). The growth factor, unlike the
