@@ -25,7 +25,7 @@ import { DEFAULT_LOG_MAX, RotatingLog } from '../log-file.js';
 import { queueOf } from '../queue.js';
 import type { Input } from '../spec.js';
 import { EXIT_TIMEOUT } from './wait.js';
-import { keepYoungGenerationSmall, youngGenerationFlags } from '../young-generation.js';
+import { heapSizeFlags, keepHeapSmall } from '../heap-size.js';
 
 /** How a stop that finishes the running jobs can be made to kill them instead, where this runs. */
 export interface StopHint {
@@ -82,7 +82,7 @@ export async function startCommand(ctx: Context, input: Input): Promise<number> 
   // A bad config.json fails here, before anything starts (in the background too).
   await queue.config(flag(input, 'poll') ? { poll: true } : {});
   if (flag(input, 'detach')) return detach(ctx, input, count);
-  keepYoungGenerationSmall(ctx.nodeFlags, ctx.env.NODE_OPTIONS);
+  keepHeapSmall(ctx.nodeFlags, ctx.env.NODE_OPTIONS);
 
   const logPath = str(input, 'log');
   const log = logPath !== undefined ? new RotatingLog(resolve(ctx.cwd, logPath), logMax) : null;
@@ -160,7 +160,7 @@ async function detach(ctx: Context, input: Input, count: number): Promise<number
   for (const q of list(input, 'queue')) passOn.push('--queue', q);
   const logMax = str(input, 'log-max');
   const args = [ctx.bin, 'worker', 'start', '--root', store.root, '--count', String(count), '--log', logFile, '--no-color', ...passOn, ...(logMax !== undefined ? ['--log-max', logMax] : [])];
-  const child = spawn(process.execPath, [...youngGenerationFlags(ctx.nodeFlags), ...args], { detached: true, stdio: ['ignore', 'ignore', fd], cwd: ctx.cwd, env: ctx.env });
+  const child = spawn(process.execPath, [...heapSizeFlags(ctx.nodeFlags), ...args], { detached: true, stdio: ['ignore', 'ignore', fd], cwd: ctx.cwd, env: ctx.env });
   child.unref();
   const before = new Set((await readWorkers(store, Date.now(), 60_000)).map((w) => w.id));
   const deadline = Date.now() + 10_000;
