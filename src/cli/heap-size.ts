@@ -2,10 +2,10 @@
 // workers start, and the old generation growing by ~10% (at least V8's minimum step, 8 MB) past what the
 // last full collection kept, instead of V8's default of up to 4x.
 //
-// Why: every fork() of a job copies the page tables of the worker's resident memory, and the pages it
-// shared copy-on-write are copied again as the worker writes them (bench/profile.mjs spawn-cost: the
-// spawn() call takes 0.7 ms at 50 MB of RSS, 2.5 ms at 108 MB). A worker holds ~10 MB of live objects,
-// but its per-job garbage (execa's streams and promises, the records) makes V8 grow:
+// Why: memory a worker does not need is memory a machine running many of them does not have, and every
+// fork() of a job copies the page tables of the worker's resident memory (bench/profile.mjs spawn-cost:
+// the spawn() call takes ~1.3 ms at 50 MB of RSS, ~4 ms at 108 MB, in a script). A worker holds ~10 MB
+// of live objects, but its per-job garbage (execa's streams and promises, the records) makes V8 grow:
 //  - the semi-spaces of the young generation double (up to 16 MB each on 64-bit) whenever more than their
 //    capacity has survived since the last growth: peak RSS ~95 MB instead of ~117-121 MB when kept;
 //  - the old generation's limit is set from the live size times a growing factor V8 picks by its speed
@@ -14,7 +14,8 @@
 // cannot carry a flag portably (BusyBox's env has no -S). The two factors are read at each growth and at
 // each full collection, so setting them at run time works: --semi-space-growth-factor=1 and
 // --heap-growing-percent=10. A full collection of ~10 MB takes ~3 ms and now comes every ~8 MB of
-// promoted garbage (~170 jobs), instead of every ~28 MB.
+// promoted garbage (~170 jobs) instead of every ~28 MB: GC ~0.23 -> ~0.27 ms a job, and throughput the same
+// within its noise (BENCHMARKS.md); the 80 MB worker's spawn() was not measurably cheaper than the 95 MB one.
 //
 // Invariants: only the worker command calls this (the library's startWorkerPool never changes the V8 flags
 // of a process that embeds it); a size the user chose (--max-semi-space-size, --semi-space-growth-factor,
