@@ -14,6 +14,7 @@
 // judged by kill(pid, 0) alone.
 
 import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 
@@ -109,6 +110,21 @@ export function processState(pid: number): ProcessState {
     return { state: 'alive', start: null };
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM' ? { state: 'alive', start: null } : { state: 'gone' };
+  }
+}
+
+/** The parent of a live process (field 4 of /proc/PID/stat; `ps` where there is no /proc), or null. */
+export function parentPid(pid: number): number | null {
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  if (procAvailable()) {
+    const f = statFields(pid);
+    return f ? Number(f[1]) : null;
+  }
+  try {
+    const n = Number(execFileSync('ps', ['-o', 'ppid=', '-p', String(pid)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    return Number.isInteger(n) && n > 0 ? n : null;
+  } catch {
+    return null;
   }
 }
 

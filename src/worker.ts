@@ -44,7 +44,8 @@ export type Opened =
   | { kind: 'foreign' };
 
 export type WorkerEvent =
-  | { type: 'ready'; workers: string[]; pid: number }
+  /** `helpers`: pids of the other processes of one `worker start --processes P` (the CLI's merged line). */
+  | { type: 'ready'; workers: string[]; pid: number; helpers?: number[] }
   | { type: 'claimed'; worker: string; id: string; attempt: number; maxRuns: number; command: string }
   | { type: 'completed'; worker: string; id: string; attempt: number; durationMs: number }
   | { type: 'failed'; worker: string; id: string; attempt: number; summary: string; retryInMs: number }

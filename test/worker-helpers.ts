@@ -339,6 +339,12 @@ export async function processGone(pid: number): Promise<boolean> {
   return stat === null || /^\d+ \(.*\) Z /.test(stat);
 }
 
+/** The parent pid of a live process (field 4 of /proc/<pid>/stat), or null when it is gone. */
+export async function parentOf(pid: number): Promise<number | null> {
+  const stat = await fsp.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+  return stat === null ? null : Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
 /** The workers whose heartbeats are in the root: pid and process state (R, S, T stopped, Z zombie) or gone. */
 export async function workerProcesses(root: string): Promise<string> {
   const beats = (await names(join(root, 'workers'))).filter((n) => n.endsWith('.json'));

@@ -17,6 +17,7 @@ import {
   ledgerLines,
   makeQueue,
   memoryKb,
+  parentOf,
   pidsWithCommand,
   processGone,
   readJobFile,
@@ -283,9 +284,9 @@ describe('timeouts, stop and force stop', () => {
 
   test('`worker start --detach` runs workers in the background until `worker stop`', async (t) => {
     const q = await makeQueue(t);
-    const r = await q.cli(['worker', 'start', '--detach', '--count', '2']);
+    const r = await q.cli(['worker', 'start', '--detach', '--count', '2', '--processes', '2']);
     assert.equal(r.code, 0, explain(r));
-    const m = /Started 2 workers in the background \(pid (\d+)\); log: (\S+)/.exec(r.stdout);
+    const m = /Started 2 workers in 2 processes in the background \(pid (\d+)\); log: (\S+)/.exec(r.stdout);
     assert.ok(m, r.stdout);
     const pid = Number(m[1]);
     assert.equal(m[2], join(q.root, 'logs', 'workers.log'));
@@ -293,11 +294,16 @@ describe('timeouts, stop and force stop', () => {
     const id = await enqueue(q, 'echo in the background');
     await waitForState(q.root, id, 'completed');
     const status = JSON.parse(await q.ok(['status', '--json'])) as { workers: { pid: number; alive: boolean }[] };
-    assert.deepEqual(status.workers.map((w) => [w.pid, w.alive]), [[pid, true], [pid, true]]);
+    // One worker in the background process, one in the helper it started; both were up when it returned.
+    const pids = status.workers.map((w) => w.pid);
+    assert.equal(status.workers.filter((w) => w.alive).length, 2, JSON.stringify(status.workers));
+    assert.ok(pids.includes(pid), `${pids} include ${pid}`);
+    const helper = pids.find((p) => p !== pid)!;
+    assert.equal(await parentOf(helper), pid);
 
     assert.match(await q.ok(['worker', 'stop']), /All workers stopped/);
     // The heartbeat files go last before the exit: allow the process a moment to end.
-    await waitFor(() => processGone(pid), { timeoutMs: 1_000, what: `the background worker (pid ${pid}) to exit` });
+    await waitFor(async () => (await processGone(pid)) && (await processGone(helper)), { timeoutMs: 5_000, what: `the background worker (pid ${pid}) and its helper (${helper}) to exit` });
     assert.match(await fsp.readFile(m[2], 'utf8'), new RegExp(`completed ${id} in `));
   });
 });
@@ -554,7 +560,7 @@ describe('running a job', () => {
     const q = await makeQueue(t);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push(await enqueue(q, 'sleep 0.8', ['--id', `par${i}`]));
-    const w = await startWorker(q, ['--count', '3']);
+    const w = await startWorker(q, ['--count', '3', '--processes', '1']);
     assert.equal(w.ids.length, 3);
     const jobs = await Promise.all(ids.map((id) => waitForState(q.root, id, 'completed', 5_000)));
     const runs = jobs.map((j) => j.history![0]);

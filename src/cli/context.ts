@@ -8,6 +8,21 @@ import { openStore, type Store } from '../store.js';
 import { parseDurationMs } from '../units.js';
 import type { Input } from './spec.js';
 
+/**
+ * Set in the environment of the helper processes of `worker start --processes P` (worker-processes.ts):
+ * such a process reports to its parent over the IPC channel instead of printing. Never reaches a job:
+ * index.ts removes it from `env`.
+ */
+export const HELPER_ENV = 'QUEUECTL_WORKER_HELPER';
+
+/** The IPC channel to the `worker start` that started this process as one of its helpers. */
+export interface ParentChannel {
+  send(message: unknown): void;
+  onMessage(handler: (message: unknown) => void): void;
+  /** The parent is gone (exited, killed): the channel closed. */
+  onDisconnect(handler: () => void): void;
+}
+
 /** Process signals, handed in by the entry point. */
 export interface SignalSource {
   on(signal: NodeJS.Signals, handler: () => void): void;
@@ -43,6 +58,8 @@ export interface Context {
   /** The flags node itself was started with (process.execArgv). */
   nodeFlags: readonly string[];
   signals: SignalSource;
+  /** Set when this process is a helper of another `worker start` (HELPER_ENV and an IPC channel). */
+  parent: ParentChannel | null;
   /** Opens (creating on first use) the queue root. */
   store: () => Promise<Store>;
 }

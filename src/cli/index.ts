@@ -14,7 +14,7 @@ import { START_ENV } from './start-env.js';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { exitCodeFor } from '../errors.js';
-import { type Context, lazyStore, resolveRoot } from './context.js';
+import { type Context, HELPER_ENV, lazyStore, type ParentChannel, resolveRoot } from './context.js';
 import { pcErr, setColor, wantColor } from './format.js';
 import type { Parsed } from './parse.js';
 import { makeProgram } from './program.js';
@@ -50,12 +50,29 @@ const writeErr = (text: string) => {
   if (!stderrClosed) process.stderr.write(text);
 };
 
+/** The channel to the `worker start` that started this process as a helper, when it did. */
+function parentChannel(): ParentChannel | null {
+  if (START_ENV[HELPER_ENV] !== '1' || typeof process.send !== 'function') return null;
+  // The channel alone must not keep this process alive: it exits when its workers have stopped.
+  process.channel?.unref();
+  return {
+    send: (message) => {
+      // A parent that is gone cannot be told; 'disconnect' stops this process.
+      if (process.connected) process.send!(message, undefined, undefined, () => {});
+    },
+    onMessage: (handler) => process.on('message', handler),
+    onDisconnect: (handler) => process.on('disconnect', handler),
+  };
+}
+
 function makeContext(parsed: Parsed): Context {
   const cwd = process.cwd();
   const root = resolveRoot(parsed.global.root, START_ENV, cwd);
   let progressShown = false;
+  // HELPER_ENV says how this process was started; the jobs it runs must not see it.
+  const { [HELPER_ENV]: _helper, ...env } = START_ENV;
   return {
-    env: START_ENV,
+    env,
     cwd,
     root,
     out: (line) => write(`${line}\n`),
@@ -74,6 +91,7 @@ function makeContext(parsed: Parsed): Context {
     bin: fileURLToPath(import.meta.url),
     nodeFlags: process.execArgv,
     signals: { on: (sig, fn) => process.on(sig, fn) },
+    parent: parentChannel(),
     store: lazyStore(root),
   };
 }

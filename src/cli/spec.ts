@@ -240,18 +240,21 @@ export const COMMANDS: Command[] = [
   },
   {
     path: ['worker', 'start'],
-    summary: 'Run N workers in this process, printing one line per event',
+    summary: 'Run N workers, printing one line per event',
     description: [
       'Ctrl+C (or SIGTERM, SIGHUP): claim nothing new, finish the running jobs, exit 0. A second Ctrl+C (or',
       'SIGUSR2): kill the running jobs; they go back to pending without using an attempt.',
       'Each job sees the environment this command was started with, its own env, and QUEUECTL_JOB_ID,',
       'QUEUECTL_ATTEMPT, QUEUECTL_ROOT.',
+      'The N workers run as P processes (--processes; one per core by default): this one and P-1 helpers',
+      'it starts and stops with it; a helper that dies stops the rest and the exit status is 1.',
       '--detach runs the workers in the background, writing to <root>/logs/workers.log (rotated at',
       '--log-max, keeping 3 old files; SIGUSR1 reopens it, for logrotate).',
     ].join('\n'),
     args: [],
     options: [
-      { name: 'count', kind: 'string', value: 'N', help: 'Number of workers in this process, 1..256 (default 1)' },
+      { name: 'count', kind: 'string', value: 'N', help: 'Number of workers, 1..256 (default 1)' },
+      { name: 'processes', kind: 'string', value: 'P', help: 'Run them as P processes, 1..N (default: N or the number of cores, the smaller)' },
       { name: 'detach', kind: 'boolean', help: 'Run in the background; output appended to <root>/logs/workers.log' },
       { name: 'poll', kind: 'boolean', help: 'Find new jobs by rescanning every poll-interval (shared filesystems)' },
       { name: 'quiet', kind: 'boolean', help: 'Print only errors and the ready line' },

@@ -11,12 +11,14 @@
 
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { requestStop, waitForNoWorkers } from '../../admin.js';
 import { loadConfig } from '../../config.js';
 import { InputError } from '../../errors.js';
 import { QUEUE_PATTERN } from '../../job.js';
 import { readWorkers } from '../../heartbeat.js';
+import { parentPid } from '../../identity.js';
 import { formatDuration, parseSize } from '../../units.js';
 import type { WorkerEvent, WorkerPool } from '../../pool.js';
 import { type Context, durationOption, flag, intOption, list, str } from '../context.js';
@@ -26,6 +28,7 @@ import { queueOf } from '../queue.js';
 import type { Input } from '../spec.js';
 import { EXIT_TIMEOUT } from './wait.js';
 import { heapSizeFlags, keepHeapSmall } from '../heap-size.js';
+import { Helpers, isStopMessage, shares } from '../worker-processes.js';
 
 /** How a stop that finishes the running jobs can be made to kill them instead, where this runs. */
 export interface StopHint {
@@ -74,6 +77,8 @@ export function eventJson(e: WorkerEvent, now: number): string {
 
 export async function startCommand(ctx: Context, input: Input): Promise<number> {
   const count = intOption(str(input, 'count'), '--count', 1, 256) ?? 1;
+  // One process per core by default: more processes than cores only add memory.
+  const processes = intOption(str(input, 'processes'), '--processes', 1, count) ?? Math.min(count, availableParallelism());
   const queues = list(input, 'queue');
   for (const q of queues) if (!QUEUE_PATTERN.test(q)) throw new InputError(`Expected --queue to be a queue name (1-64 of a-z 0-9 _ -), got ${JSON.stringify(q)}`);
   const logMaxText = str(input, 'log-max');
@@ -81,10 +86,12 @@ export async function startCommand(ctx: Context, input: Input): Promise<number> 
   const queue = await queueOf(ctx);
   // A bad config.json fails here, before anything starts (in the background too).
   await queue.config(flag(input, 'poll') ? { poll: true } : {});
-  if (flag(input, 'detach')) return detach(ctx, input, count);
+  if (flag(input, 'detach')) return detach(ctx, input, count, processes);
   keepHeapSmall(ctx.nodeFlags, ctx.env.NODE_OPTIONS);
 
-  const logPath = str(input, 'log');
+  // A helper of another `worker start` (worker-processes.ts) reports its events there and prints nothing.
+  const parent = ctx.parent;
+  const logPath = parent ? undefined : str(input, 'log');
   const log = logPath !== undefined ? new RotatingLog(resolve(ctx.cwd, logPath), logMax) : null;
   const json = flag(input, 'json');
   // logrotate moves the file away and sends SIGUSR1: the next line opens FILE anew, this one first.
@@ -102,11 +109,38 @@ export async function startCommand(ctx: Context, input: Input): Promise<number> 
     if (log) log.write(line);
     else ctx.out(line);
   };
-  if (process.pid === 1) {
+  if (process.pid === 1 && !parent) {
     print({ type: 'error', message: 'queuectl is PID 1 (a container without an init): processes that jobs leave behind are never reaped and stay zombies. Run the container with an init: docker run --init, or init: true in compose' });
   }
+  if (!parent) await loadCellWidths();
 
-  await loadCellWidths();
+  const counts = shares(count, processes);
+  // Until every process is ready, events are held, so that the one "ready" line comes first.
+  let held: WorkerEvent[] | null = counts.length > 1 ? [] : null;
+  let ownReady: { workers: string[]; pid: number } | null = null;
+  let helpers: Helpers | null = null;
+  let failed = false;
+  const show = (e: WorkerEvent) => {
+    if (flag(input, 'quiet') && e.type !== 'error' && e.type !== 'ready') return;
+    if (parent) parent.send({ event: e });
+    else if (held) held.push(e);
+    else print(e);
+  };
+  /** Prints the held events: after the merged ready line when every process is ready, or without it. */
+  const release = (withReady: boolean) => {
+    if (!held) return;
+    const out = held;
+    held = null;
+    if (withReady && ownReady && helpers) {
+      const h = helpers.ready;
+      print({ type: 'ready', workers: [...ownReady.workers, ...h.workers], pid: ownReady.pid, helpers: h.pids });
+    }
+    for (const e of out) print(e);
+  };
+  const readyNow = () => {
+    if (held && ownReady && helpers?.allReady) release(true);
+  };
+
   // Signals are handled from before the first claim: a stop asked for while the pool starts is applied
   // as soon as it exists (the workers finish what they claimed meanwhile).
   let interrupts = 0;
@@ -114,7 +148,8 @@ export async function startCommand(ctx: Context, input: Input): Promise<number> 
   let pool: WorkerPool | undefined;
   const request = (mode: 'graceful' | 'force') => {
     requested = requested === 'force' ? 'force' : mode;
-    pool?.stop(mode);
+    pool?.stop(requested);
+    helpers?.stop(requested);
   };
   ctx.signals.on('SIGINT', () => request(++interrupts > 1 ? 'force' : 'graceful'));
   ctx.signals.on('SIGTERM', () => request(++interrupts > 1 ? 'force' : 'graceful'));
@@ -122,36 +157,70 @@ export async function startCommand(ctx: Context, input: Input): Promise<number> 
   // may pass its own SIGHUP on after the kernel's.
   ctx.signals.on('SIGHUP', () => request('graceful'));
   ctx.signals.on('SIGUSR2', () => request('force'));
+  if (parent) {
+    // The leader's stop is a mode, not an interrupt (a Ctrl+C reached this process too).
+    parent.onMessage((m) => {
+      if (isStopMessage(m)) request(m.stop);
+    });
+    // The leader is gone (kill -9): no orphan workers; finish what runs and exit.
+    parent.onDisconnect(() => request('graceful'));
+  }
+  if (counts.length > 1) {
+    const passOn = ['poll', 'quiet'].filter((f) => flag(input, f)).map((f) => `--${f}`);
+    for (const q of queues) passOn.push('--queue', q);
+    helpers = new Helpers(
+      counts.slice(1),
+      { argv: [process.execPath, ...heapSizeFlags(ctx.nodeFlags), ctx.bin], root: ctx.root, passOn, cwd: ctx.cwd, env: ctx.env },
+      (e) => (e.type === 'ready' ? readyNow() : show(e)),
+      (message) => {
+        failed = true;
+        release(false);
+        print({ type: 'error', message });
+        request('graceful');
+      },
+      () => request('graceful'),
+    );
+  }
   const fault = ctx.env.QUEUECTL_FAULT;
-  pool = await queue.startWorkers({
-    count,
-    poll: flag(input, 'poll'),
-    env: ctx.env,
-    queues,
-    // QUEUECTL_FAULT=<step> makes the worker SIGKILL itself at that step, <step>:stop SIGSTOP itself
-    // (a pause that another process ends with SIGCONT); for the torture suite and the fencing tests.
-    fault: fault
-      ? (point) => {
-          const [at, how] = fault.split(':');
-          if (point === at) process.kill(process.pid, how === 'stop' ? 'SIGSTOP' : 'SIGKILL');
-        }
-      : undefined,
-    onEvent: (e) => {
-      if (flag(input, 'quiet') && e.type !== 'error' && e.type !== 'ready') return;
-      print(e);
-    },
-  });
+  try {
+    pool = await queue.startWorkers({
+      count: counts[0],
+      poll: flag(input, 'poll'),
+      env: ctx.env,
+      queues,
+      // QUEUECTL_FAULT=<step> makes the worker SIGKILL itself at that step, <step>:stop SIGSTOP itself
+      // (a pause that another process ends with SIGCONT); for the torture suite and the fencing tests.
+      fault: fault
+        ? (point) => {
+            const [at, how] = fault.split(':');
+            if (point === at) process.kill(process.pid, how === 'stop' ? 'SIGSTOP' : 'SIGKILL');
+          }
+        : undefined,
+      onEvent: (e) => {
+        if (e.type === 'ready' && held) {
+          ownReady = { workers: e.workers, pid: e.pid };
+          readyNow();
+        } else show(e);
+      },
+    });
+  } catch (err) {
+    helpers?.stop('graceful');
+    await helpers?.done;
+    throw err;
+  }
   if (requested) pool.stop(requested);
   await pool.done;
+  if (helpers && !(await helpers.done)) failed = true;
+  release(false);
   log?.close();
-  return 0;
+  return failed ? 1 : 0;
 }
 
 /**
  * Starts `worker start --log <root>/logs/workers.log` in the background, with the environment this
  * command was started with, and returns once its workers are up.
  */
-async function detach(ctx: Context, input: Input, count: number): Promise<number> {
+async function detach(ctx: Context, input: Input, count: number, processes: number): Promise<number> {
   const store = await ctx.store();
   const logFile = join(store.logs, 'workers.log');
   // The background process's stderr (a crash, a warning from node) goes to the log too.
@@ -159,15 +228,16 @@ async function detach(ctx: Context, input: Input, count: number): Promise<number
   const passOn = ['poll', 'quiet', 'json'].filter((f) => flag(input, f)).map((f) => `--${f}`);
   for (const q of list(input, 'queue')) passOn.push('--queue', q);
   const logMax = str(input, 'log-max');
-  const args = [ctx.bin, 'worker', 'start', '--root', store.root, '--count', String(count), '--log', logFile, '--no-color', ...passOn, ...(logMax !== undefined ? ['--log-max', logMax] : [])];
+  const args = [ctx.bin, 'worker', 'start', '--root', store.root, '--count', String(count), '--processes', String(processes), '--log', logFile, '--no-color', ...passOn, ...(logMax !== undefined ? ['--log-max', logMax] : [])];
   const child = spawn(process.execPath, [...heapSizeFlags(ctx.nodeFlags), ...args], { detached: true, stdio: ['ignore', 'ignore', fd], cwd: ctx.cwd, env: ctx.env });
   child.unref();
   const before = new Set((await readWorkers(store, Date.now(), 60_000)).map((w) => w.id));
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    const mine = (await readWorkers(store, Date.now(), 60_000)).filter((w) => w.pid === child.pid && !before.has(w.id));
+    // Its workers: those of the process itself and of its helpers (--processes), which it started.
+    const mine = (await readWorkers(store, Date.now(), 60_000)).filter((w) => !before.has(w.id) && (w.pid === child.pid || parentPid(w.pid) === child.pid));
     if (mine.length >= count) {
-      ctx.out(`Started ${count} worker${count > 1 ? 's' : ''} in the background (pid ${child.pid}); log: ${logFile}`);
+      ctx.out(`Started ${count} worker${count > 1 ? 's' : ''}${processes > 1 ? ` in ${processes} processes` : ''} in the background (pid ${child.pid}); log: ${logFile}`);
       return 0;
     }
     if (child.exitCode !== null) break;
