@@ -184,7 +184,8 @@ describe('the status page in chromium', { timeout: 60_000 }, () => {
     // A stopping worker is "stopping", not "idle", while jobs wait: one slot still runs a job, the other takes no more.
     const flag = `${d.dir}/release`;
     await d.enqueue([{ id: 'hold', command: `while [ ! -f '${flag}' ]; do sleep 0.05; done` }]);
-    const two = await d.startWorker(['--count', '2']);
+    // One process of two slots (--processes 1): its idle slot stays, as "stopping", while the other runs.
+    const two = await d.startWorker(['--count', '2', '--processes', '1']);
     await waitFor(async () => (await d.counts()).processing === 1, { what: 'hold to be running', timeoutMs: 10_000 });
     await page.goto(`${d.base}/`);
     await page.waitForFunction(() => document.querySelectorAll('#workers-body [data-worker-status]').length === 2, null, { timeout: 5_000 });
