@@ -152,7 +152,8 @@ async function profileWorker() {
     }
     const logFile = join(work, 'worker.log');
     const fd = fs.openSync(logFile, 'w');
-    const w = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, CLI, 'worker', 'start', '--count', String(C), '--root', root], { stdio: ['ignore', fd, fd] });
+    // --processes 1: one process, the one profiled.
+    const w = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, CLI, 'worker', 'start', '--count', String(C), '--processes', '1', '--root', root], { stdio: ['ignore', fd, fd] });
     fs.closeSync(fd);
     const exited = new Promise((r) => w.once('exit', r));
     for (let i = 0; !/ ready \(pid/.test(fs.readFileSync(logFile, 'utf8')); i++) {
@@ -244,7 +245,8 @@ async function processes() {
     const ws = [];
     for (let i = 0; i < procs; i++) {
       const fd = fs.openSync(join(dir, `w${i}.log`), 'w');
-      ws.push(spawn(process.execPath, [CLI, 'worker', 'start', '--count', String(count), '--root', root], { stdio: ['ignore', fd, fd] }));
+      // --processes 1: each process as started here (`worker start --count 2` would otherwise be two).
+      ws.push(spawn(process.execPath, [CLI, 'worker', 'start', '--count', String(count), '--processes', '1', '--root', root], { stdio: ['ignore', fd, fd] }));
       fs.closeSync(fd);
     }
     for (let i = 0; i < procs; i++) while (!/ ready \(pid/.test(fs.readFileSync(join(dir, `w${i}.log`), 'utf8'))) await sleep(20);

@@ -370,12 +370,36 @@ async function qcThroughputPass(N, C) {
   }
 }
 
-/** CPU time (user + system, own threads only, not its children) of a live process, in ms; null if unknown. */
+/**
+ * A `worker start` process and its helpers (`--processes`: children of it that run `worker start`):
+ * what its CPU and memory figures sum over.
+ */
+function workerPids(pid) {
+  const out = [pid];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const f = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      if (Number(f.slice(f.lastIndexOf(')') + 2).split(' ')[1]) !== pid) continue;
+      if (/\0worker\0start\0/.test(fs.readFileSync(`/proc/${e}/cmdline`, 'latin1'))) out.push(Number(e));
+    } catch {}
+  }
+  return out;
+}
+
+/**
+ * CPU time (user + system, own threads only, not their jobs) of a live worker process and its helpers,
+ * in ms; null if unknown.
+ */
 function procCpuMs(pid) {
   try {
-    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+    let ms = 0;
+    for (const p of workerPids(pid)) {
+      const f = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+      ms += ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+    }
+    return ms;
   } catch {
     return null;
   }
@@ -685,14 +709,21 @@ async function jobWriter(root, { reserve = true } = {}) {
 
 const FILL = join(REPO, 'bench', 'fill.mjs');
 
-/** /proc/<pid>/status VmRSS and VmHWM in MB; nulls if unknown. */
+/**
+ * Memory of a worker process and its helpers, in MB, from /proc/<pid>/status: VmRSS summed, VmHWM of the
+ * largest process (`hwm`, what the per-process goal is about) and summed (`hwmTotal`); nulls if unknown.
+ */
 function procMem(pid) {
   try {
-    const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
-    return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+    const all = workerPids(pid).map((p) => {
+      const s = fs.readFileSync(`/proc/${p}/status`, 'utf8');
+      const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
+      return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+    });
+    const sum = (k) => all.reduce((a, m) => a + m[k], 0);
+    return { rss: sum('rss'), hwm: Math.max(...all.map((m) => m.hwm)), hwmTotal: sum('hwm'), processes: all.length };
   } catch {
-    return { rss: null, hwm: null };
+    return { rss: null, hwm: null, hwmTotal: null, processes: null };
   }
 }
 
@@ -859,7 +890,7 @@ function pendingFigure({ label, behind, reps, goals }) {
     rows.push(row({
       name: names.rss, unit: 'MB', value: hwm(big), baseline: hwm(base), baselineName: `same with ${N.toLocaleString('en')} pending`,
       goal: { of: 'value', op: '<=', target: goals.rssMb },
-      note: `peak RSS of the 2-worker process from its start over a claim pass (the index of ${behind.toLocaleString('en')} scheduled + the ${N} claimed); VmRSS at the end of the passes ${big.map((p) => p.mem.rss.toFixed(0)).join(', ')} MB (1k: ${base.map((p) => p.mem.rss.toFixed(0)).join(', ')} MB)`,
+      note: `peak RSS of the largest worker process (${big[0].mem.processes} for --count 2; all of them: ${big.map((p) => p.mem.hwmTotal.toFixed(0)).join(', ')} MB) from its start over a claim pass (the index of ${behind.toLocaleString('en')} scheduled + the ${N} claimed); VmRSS of all its processes at the end of the passes ${big.map((p) => p.mem.rss.toFixed(0)).join(', ')} MB (1k: ${base.map((p) => p.mem.rss.toFixed(0)).join(', ')} MB)`,
     }));
     return rows;
   };
