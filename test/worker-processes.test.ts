@@ -31,6 +31,17 @@ function spawnWorker(q: Queue, args: string[], opts: { detached?: boolean } = {}
   return { child, out: () => out, exited };
 }
 
+/** `--count 2 --processes 2` with a gated job running in each process. */
+async function twoRunning(t: Parameters<typeof makeQueue>[0]) {
+  const q = await makeQueue(t);
+  const w = await startWorker(q, ['--count', '2', '--processes', '2']);
+  const helper = (await workerPids(q)).find((p) => p !== w.pid)!;
+  const a = await enqueue(q, gatedJob(q));
+  const b = await enqueue(q, gatedJob(q));
+  await waitFor(async () => (await ledgerLines(q)).length === 2, { timeoutMs: 10_000, what: 'both jobs running' });
+  return { q, w, helper, a, b };
+}
+
 describe('worker start --processes', () => {
   test('--count 4 --processes 2: one ready line for 4 workers, jobs run in both processes, one stop ends both', async (t) => {
     const q = await makeQueue(t);
@@ -72,12 +83,7 @@ describe('worker start --processes', () => {
   });
 
   test('kill -9 of the first process: the helper finishes its running job and exits; nothing runs unowned', async (t) => {
-    const q = await makeQueue(t);
-    const w = await startWorker(q, ['--count', '2', '--processes', '2']);
-    const helper = (await workerPids(q)).find((p) => p !== w.pid)!;
-    const a = await enqueue(q, gatedJob(q));
-    const b = await enqueue(q, gatedJob(q));
-    await waitFor(async () => (await ledgerLines(q)).length === 2, { timeoutMs: 10_000, what: 'both jobs running' });
+    const { q, w, helper, a, b } = await twoRunning(t);
     w.kill('SIGKILL');
     await waitFor(() => processGone(w.pid), { timeoutMs: 5_000, what: 'the first process to die' });
     await fsp.writeFile(join(q.dir, 'go'), '');
@@ -90,12 +96,7 @@ describe('worker start --processes', () => {
   });
 
   test('kill -9 of a helper: the error names it, the others stop gracefully, exit 1; its job runs again', async (t) => {
-    const q = await makeQueue(t);
-    const w = await startWorker(q, ['--count', '2', '--processes', '2']);
-    const helper = (await workerPids(q)).find((p) => p !== w.pid)!;
-    const a = await enqueue(q, gatedJob(q));
-    const b = await enqueue(q, gatedJob(q));
-    await waitFor(async () => (await ledgerLines(q)).length === 2, { timeoutMs: 10_000, what: 'both jobs running' });
+    const { q, w, helper, a, b } = await twoRunning(t);
     process.kill(helper, 'SIGKILL');
     await w.waitForOutput(new RegExp(`error worker process pid ${helper} \\(workers \\S+\\) was killed by SIGKILL; stopping the others`));
     await w.waitForOutput(/stopping: finishing running jobs/);
