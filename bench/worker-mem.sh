@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Peak RSS of an idle `worker start --count 2` on an existing root, 3 s after it printed "ready" (its first
+# Peak RSS of an idle `worker start --count 2` on an existing root (of the process started: since 8cabc4b its
+# helper, the second process, holds as much again), 3 s after it printed "ready" (its first
 # recovery pass and its first scan of pending/ are done by then). For before/after comparisons of builds on
 # one root filled by bench/fill.mjs, e.g.:
 #   node dist/cli/index.js status --root /tmp/wm/root
