@@ -89,7 +89,7 @@ export const LIST_STATE_NAMES = ['pending', 'scheduled', 'failed', 'waiting', 'p
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 
 export const GROUPS: Group[] = [
-  { name: 'worker', summary: 'Run workers, or stop the running ones', description: 'A worker claims jobs from the queue and runs them, one at a time each; `worker start` runs N of them in one process.' },
+  { name: 'worker', summary: 'Run workers, or stop the running ones', description: 'A worker claims jobs from the queue and runs them, one at a time each; `worker start` runs N of them, in one process per core at most (--processes).' },
   { name: 'dlq', defaultAction: 'list', summary: 'The dead letter queue: list, retry, purge', description: 'Jobs that used all their retries (or were cancelled) wait in dead/ until you retry or purge them.' },
   { name: 'quarantine', defaultAction: 'list', summary: 'Files that were not valid jobs: list, release', description: 'A file in pending/ that is not a valid job is moved to quarantine/ with the reason beside it. Fix it there, then release it: it goes back to pending/ and a worker checks it again.' },
   { name: 'queue', defaultAction: 'list', summary: 'Named queues: list, limit, pause, resume', description: 'A job belongs to one queue (enqueue --queue NAME; "default" without it). A queue can be paused (it starts nothing new; what runs finishes) and limited (at most N of its jobs run at once in the whole root, across every worker process and host). Between queues a worker takes turns, so a backlog in one never starves another.' },
