@@ -224,6 +224,11 @@ export interface WorkerProc {
   ready: Promise<string[]>;
   waitForOutput(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
   kill(signal: NodeJS.Signals): void;
+  /**
+   * Pids of the helper processes this `worker start` started (`--processes`: its children that run
+   * `worker start`), read from /proc now; [] inside a PID namespace.
+   */
+  helpers(): number[];
 }
 
 export interface WorkerOptions {
@@ -308,8 +313,26 @@ export function spawnWorker(ctx: Ctx, q: Pick<Queue, 'root' | 'dir'>, opts: Work
         // gone
       }
     },
+    helpers: () => (opts.pidns || info ? [] : helperPids(child.pid!)),
   };
   return ctx.track(proc);
+}
+
+/** Children of `pid` whose command line runs `worker start` (the helpers of --processes). */
+function helperPids(pid: number): number[] {
+  let kids: string[];
+  try {
+    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return [];
+  }
+  return kids.map(Number).filter((k) => {
+    try {
+      return readFileSync(`/proc/${k}/cmdline`, 'latin1').includes('\0worker\0start\0');
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** The first child of a process (unshare's forked child: a PID namespace's init), or null. */

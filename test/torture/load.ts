@@ -42,6 +42,7 @@ async function runLoad(ctx: Ctx, spec: LoadSpec): Promise<Figures> {
   const allOutput: WorkerProc[] = [...procs];
 
   let finished = false;
+  const killed = { first: 0, helper: 0, set: 0 };
   const killer = (async () => {
     if (!spec.killEvery) return;
     const [lo, hi] = spec.killEvery;
@@ -52,7 +53,21 @@ async function runLoad(ctx: Ctx, spec: LoadSpec): Promise<Figures> {
       // Only a worker that got going is killed (a start takes seconds on a loaded machine).
       await procs[i].ready.catch(() => {});
       if (finished) break;
-      procs[i].kill('SIGKILL');
+      // `--count 2` is two processes (the first and its helper): a kill takes the first process, a
+      // helper, or the whole set (an OOM kill, a crash), a third of the time each, so that a helper dies
+      // mid-run as often as the first process does. A set that lost only its helper stops on its own.
+      const helpers = procs[i].helpers();
+      const r = ctx.rng();
+      if (helpers.length && r < 1 / 3) {
+        killPid(helpers[Math.floor(ctx.rng() * helpers.length)]);
+        killed.helper++;
+      } else {
+        if (helpers.length && r < 2 / 3) {
+          for (const h of helpers) killPid(h);
+          killed.set++;
+        } else killed.first++;
+        procs[i].kill('SIGKILL');
+      }
       f.kills++;
       procs[i] = spawnWorker(ctx, q, { count: spec.count, quiet: true });
       allOutput.push(procs[i]);
@@ -89,6 +104,7 @@ async function runLoad(ctx: Ctx, spec: LoadSpec): Promise<Figures> {
 
   const v = await checkLedger(q.root, q.ledger, ids, { strict: spec.strict });
   applyVerdict(f, v);
+  if (f.kills) f.notes.push(`kills: ${killed.first} of a first process alone, ${killed.helper} of a helper alone, ${killed.set} of a whole set`);
   const errors = allOutput.flatMap(errorLines);
   if (errors.length) f.notes.push(`${errors.length} worker error lines, e.g. ${errors[0]}`);
   const tmpLeft = (await fsp.readdir(join(q.root, 'tmp'))).length;
@@ -110,6 +126,15 @@ async function runLoad(ctx: Ctx, spec: LoadSpec): Promise<Figures> {
   if (spec.strict && v.workerLost) problems.push(`${spec.name}: ${v.workerLost} worker-lost attempts with no kill`);
   if (problems.length) throw Object.assign(new Error(problems.join('\n')), { figures: f });
   return f;
+}
+
+/** SIGKILL to a pid that may be gone already. */
+function killPid(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone
+  }
 }
 
 /** Case 1: the ledger. */
