@@ -154,6 +154,11 @@ class Pool {
     await this.reap(false);
     await this.index.start();
     this.startTimers();
+    // Every heartbeat fresh before the first claim: the start-up above (the runner's import, the first
+    // recovery pass, the first scan of pending/) can take longer than stale-after on a loaded machine,
+    // and a worker whose file still had its creation time was judged dead by another process the moment
+    // it claimed, its run taken over (and its admission under a queue limit freed) while it ran.
+    this.reference = Math.max(this.reference, ...(await Promise.all(this.beats.map((b) => b.heartbeat.beat().catch(() => 0)))));
     this.emit({ type: 'ready', workers: this.slots.map((s) => s.id), pid: process.pid });
     const deps = this.deps();
     const loops = Promise.all(this.slots.map((s) => runWorker(s, deps)));
