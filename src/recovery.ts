@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { BackoffPolicy } from './backoff.js';
-import { type HeartbeatMemory, readWorkers, type WorkerStatus } from './heartbeat.js';
+import { type HeartbeatMemory, heartbeatPath, readWorkers, type WorkerStatus } from './heartbeat.js';
 import { isLocalHost, parseProcessTag } from './identity.js';
 import type { Job, JobDefaults } from './job.js';
 import {
@@ -69,7 +69,14 @@ export async function makeJudge(opts: Pick<RecoveryOptions, 'store' | 'reference
   const deadWorker = (id: string): string | null => {
     if (opts.self.has(id)) return null;
     const w = workers.get(id);
-    return w ? w.dead_because : 'it has no heartbeat file';
+    if (w) return w.dead_because;
+    // Not among the heartbeats read when this pass began: a worker that started since (another process
+    // starting beside this one) has one now and may already hold claims and admissions. Without this
+    // look, its live run was taken over and its admission freed (a queue limit overrun). Only a fresh
+    // file counts: one that stays unreadable ages past stale-after and is dead like a missing one. The
+    // next pass judges it like any other.
+    const st = fs.statSync(heartbeatPath(opts.store, id), { throwIfNoEntry: false });
+    return st && opts.reference - st.mtimeMs <= opts.staleAfterMs ? null : 'it has no heartbeat file';
   };
   const deadOwner = (owner: string, leftAt: number): boolean => {
     if (!parseProcessTag(owner)) return deadWorker(owner) !== null;
