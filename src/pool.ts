@@ -158,7 +158,7 @@ class Pool {
     // recovery pass, the first scan of pending/) can take longer than stale-after on a loaded machine,
     // and a worker whose file still had its creation time was judged dead by another process the moment
     // it claimed, its run taken over (and its admission under a queue limit freed) while it ran.
-    this.reference = Math.max(this.reference, ...(await Promise.all(this.beats.map((b) => b.heartbeat.beat().catch(() => 0)))));
+    await this.beatAll();
     this.emit({ type: 'ready', workers: this.slots.map((s) => s.id), pid: process.pid });
     const deps = this.deps();
     const loops = Promise.all(this.slots.map((s) => runWorker(s, deps)));
@@ -206,9 +206,14 @@ class Pool {
     this.every(() => 1_000 - (Date.now() % 1_000) + 5, () => this.scheduleTick());
   }
 
-  private async heartbeatTick(): Promise<void> {
+  /** Touches every heartbeat; the newest mtime is "now" on the filesystem's clock. */
+  private async beatAll(): Promise<void> {
     const beats = await Promise.all(this.beats.map((b) => b.heartbeat.beat().catch(() => 0)));
     this.reference = Math.max(this.reference, ...beats);
+  }
+
+  private async heartbeatTick(): Promise<void> {
+    await this.beatAll();
     this.takeRequests();
     this.refreshQueues();
     await this.reloadConfig();

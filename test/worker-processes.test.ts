@@ -148,6 +148,22 @@ describe('worker start --processes', () => {
     assert.equal((await v.waitForExit()).code, 0, v.output());
   });
 
+  test('in another PID namespace (unshare --pid): both processes run jobs, `worker stop` from outside stops both', { skip: process.getuid?.() === 0 ? false : 'needs root (unshare)' }, async (t) => {
+    const q = await makeQueue(t);
+    const w = await startWorker(q, { args: ['--count', '2', '--processes', '2'], wrap: ['unshare', '--pid', '--fork', '--mount-proc'] });
+    assert.equal(w.ids.length, 2, w.output());
+    const a = await enqueue(q, gatedJob(q));
+    const b = await enqueue(q, gatedJob(q));
+    // $PPID inside the namespace: the first process is its pid 1, the helper another pid of it.
+    const lines = await waitFor(async () => ((await ledgerLines(q)).length === 2 ? ledgerLines(q) : null), { timeoutMs: 10_000, what: 'both jobs running' });
+    assert.equal(new Set(lines).size, 2, `one job in each process: ${lines}`);
+    await fsp.writeFile(join(q.dir, 'go'), '');
+    for (const id of [a, b]) await waitForState(q.root, id, 'completed');
+    const r = await q.cli(['worker', 'stop']);
+    assert.equal(r.code, 0, explain(r));
+    assert.deepEqual(await w.waitForExit(), { code: 0, signal: null }, w.output());
+  });
+
   test('--processes: 1..N, default one per core; anything else is refused, nothing started', async (t) => {
     const q = await makeQueue(t);
     for (const [args, re] of [

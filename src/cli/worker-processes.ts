@@ -139,11 +139,6 @@ export class Helpers {
     return this.list.every((h) => h.ready !== null);
   }
 
-  /** True when a helper is gone before every one was ready (then no ready line is printed). */
-  get anyExited(): boolean {
-    return this.list.some((h) => h.exited);
-  }
-
   /** The helpers' workers and pids, in order. */
   get ready(): { workers: string[]; pids: number[] } {
     return { workers: this.list.flatMap((h) => h.ready?.workers ?? []), pids: this.list.flatMap((h) => (h.ready ? [h.ready.pid] : [])) };

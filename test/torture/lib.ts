@@ -318,15 +318,18 @@ export function spawnWorker(ctx: Ctx, q: Pick<Queue, 'root' | 'dir'>, opts: Work
   return ctx.track(proc);
 }
 
-/** Children of `pid` whose command line runs `worker start` (the helpers of --processes). */
-function helperPids(pid: number): number[] {
-  let kids: string[];
+/** Children of a process, from /proc ([] when it is gone). */
+function childrenOf(pid: number): number[] {
   try {
-    kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
   }
-  return kids.map(Number).filter((k) => {
+}
+
+/** Children of `pid` whose command line runs `worker start` (the helpers of --processes). */
+function helperPids(pid: number): number[] {
+  return childrenOf(pid).filter((k) => {
     try {
       return readFileSync(`/proc/${k}/cmdline`, 'latin1').includes('\0worker\0start\0');
     } catch {
@@ -337,12 +340,7 @@ function helperPids(pid: number): number[] {
 
 /** The first child of a process (unshare's forked child: a PID namespace's init), or null. */
 function childOf(pid: number): number | null {
-  try {
-    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    return kids.length ? Number(kids[0]) : null;
-  } catch {
-    return null;
-  }
+  return childrenOf(pid)[0] ?? null;
 }
 
 /** Spawns a worker and waits for its ready line. */

@@ -119,7 +119,6 @@ export async function startCommand(ctx: Context, input: Input): Promise<number> 
   let held: WorkerEvent[] | null = counts.length > 1 ? [] : null;
   let ownReady: { workers: string[]; pid: number } | null = null;
   let helpers: Helpers | null = null;
-  let failed = false;
   const show = (e: WorkerEvent) => {
     if (flag(input, 'quiet') && e.type !== 'error' && e.type !== 'ready') return;
     if (parent) parent.send({ event: e });
@@ -166,14 +165,12 @@ export async function startCommand(ctx: Context, input: Input): Promise<number> 
     parent.onDisconnect(() => request('graceful'));
   }
   if (counts.length > 1) {
-    const passOn = ['poll', 'quiet'].filter((f) => flag(input, f)).map((f) => `--${f}`);
-    for (const q of queues) passOn.push('--queue', q);
+    const passOn = passedOn(input, ['poll', 'quiet']);
     helpers = new Helpers(
       counts.slice(1),
       { argv: [process.execPath, ...heapSizeFlags(ctx.nodeFlags), ctx.bin], root: ctx.root, passOn, cwd: ctx.cwd, env: ctx.env },
       (e) => (e.type === 'ready' ? readyNow() : show(e)),
       (message) => {
-        failed = true;
         release(false);
         print({ type: 'error', message });
         request('graceful');
@@ -210,10 +207,18 @@ export async function startCommand(ctx: Context, input: Input): Promise<number> 
   }
   if (requested) pool.stop(requested);
   await pool.done;
-  if (helpers && !(await helpers.done)) failed = true;
+  // A helper that died (said as an error when it did) makes the exit status 1.
+  const failed = helpers ? !(await helpers.done) : false;
   release(false);
   log?.close();
   return failed ? 1 : 0;
+}
+
+/** The options a `worker start` passes on to the one it starts: these flags as given, and every --queue. */
+function passedOn(input: Input, flags: string[]): string[] {
+  const out = flags.filter((f) => flag(input, f)).map((f) => `--${f}`);
+  for (const q of list(input, 'queue')) out.push('--queue', q);
+  return out;
 }
 
 /**
@@ -225,8 +230,7 @@ async function detach(ctx: Context, input: Input, count: number, processes: numb
   const logFile = join(store.logs, 'workers.log');
   // The background process's stderr (a crash, a warning from node) goes to the log too.
   const fd = openSync(logFile, 'a', 0o600);
-  const passOn = ['poll', 'quiet', 'json'].filter((f) => flag(input, f)).map((f) => `--${f}`);
-  for (const q of list(input, 'queue')) passOn.push('--queue', q);
+  const passOn = passedOn(input, ['poll', 'quiet', 'json']);
   const logMax = str(input, 'log-max');
   const args = [ctx.bin, 'worker', 'start', '--root', store.root, '--count', String(count), '--processes', String(processes), '--log', logFile, '--no-color', ...passOn, ...(logMax !== undefined ? ['--log-max', logMax] : [])];
   const child = spawn(process.execPath, [...heapSizeFlags(ctx.nodeFlags), ...args], { detached: true, stdio: ['ignore', 'ignore', fd], cwd: ctx.cwd, env: ctx.env });
