@@ -29,6 +29,8 @@
 //   claim     pending/<name> -> processing/<claim>                                     (ENOENT: lost race)
 //   intake    claim of a dropped file; record written to tmp/ and its id linked; claim -> .intake~../job
 //             (the fence); record renamed over it; it -> pending/<name>; the empty stage removed
+//   adopt     claim of a file dropped under a queuectl name, already the job intake would make of it:
+//             the claim itself -link-> ids/<id> (EEXIST: intake decides); it runs from its claim
 //   complete  record -> processing/.<claim>.final (the intent); claim -> completed/<hour>/<id>.json (the
 //             fence); intent renamed over it.   bury: the same to dead/<id>.json
 //   requeue   record -> tmp/; claim (or dead/<id>.json) -> .stage~../job (the fence); record renamed
@@ -48,6 +50,8 @@
 //   enqueue, after the commit         the rest of the batch in tmp/: published (the batch was acknowledged)
 //   claim done, nothing else          a stale claim: a lost run (worker-lost), back to pending or dead
 //   intake, before the fence          a stale claim of a dropped file: recovery takes it in itself
+//   adopt, before the link            the same: a stale claim with no marker, taken in by recovery
+//   adopt, after the link             a stale claim with its marker: a lost run, like any claim
 //   intake, after the fence           an .intake stage: a record is published; the producer's bytes are
 //                                     taken in (the id in the stage name is already reserved for them)
 //   complete/bury, intent written     intent beside the claim: the move is finished with it (no rerun)
@@ -762,6 +766,41 @@ export async function intake(store: Store, claimPath: string, originalName: stri
   } finally {
     fs.rmSync(tmp, { force: true });
   }
+}
+
+/**
+ * What a claimed file under a queuectl name, with no id reserved for it (another program wrote it), turns
+ * out to be: a job to run from where it is (adopt), a file to take in (intake), or gone (fenced).
+ */
+export type Adopted = { kind: 'job'; job: Job } | { kind: 'intake' } | { kind: 'gone' };
+
+/**
+ * Adopts a file another program dropped under a queuectl name when it is exactly what queuectl would have
+ * written: the one judgement of dropped files (judgeDroppedSpec, createJob) makes of it a job of the same
+ * id and the same pending name (attempts 0, available_at = run_at, same priority and queue), without
+ * dependencies. Its id is then reserved by linking the claim file itself as its marker, as enqueue links
+ * its record, and it runs from its claim: no copy, no second rename, no second claim. Anything else, or a
+ * taken id (EEXIST), is left to intake, which reserves an id or quarantines the file saying why.
+ * A crash before the link leaves a claim without a marker (recovery takes it in); after it, a lost run.
+ */
+export function adopt(store: Store, claimPath: string, text: string, claimed: ClaimName, now: number, defaults: JobDefaults, fault = noFault): Adopted {
+  let spec: unknown;
+  try {
+    spec = JSON.parse(text);
+  } catch {
+    return { kind: 'intake' };
+  }
+  const verdict = judgeDroppedSpec(spec, claimed.pendingName, now, defaults);
+  if (verdict.kind !== 'job' || verdict.job.id !== claimed.id || verdict.job.after || (spec as { after?: unknown }).after != null) return { kind: 'intake' };
+  if (pendingName(verdict.job) !== claimed.pendingName) return { kind: 'intake' };
+  try {
+    if (!reserveIdSync(store, verdict.job.id, claimPath)) return { kind: 'intake' };
+  } catch (err) {
+    // Gone: recovery took the claim of this paused worker. Anything else: intake meets it and says so.
+    return isErrno(err, 'ENOENT') && !fs.existsSync(claimPath) ? { kind: 'gone' } : { kind: 'intake' };
+  }
+  fault('adopt-after-reserve');
+  return { kind: 'job', job: verdict.job };
 }
 
 /** The id's marker was made for this very dropped file by an intake that did not finish, and no job holds it. */

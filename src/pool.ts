@@ -23,9 +23,9 @@ import { type Config, configProblem, loadConfig } from './config.js';
 import { InputError } from './errors.js';
 import { createHeartbeat, type Heartbeat, type HeartbeatMemory, LocalDeathWatch } from './heartbeat.js';
 import { hostIdentity } from './identity.js';
-import { type Job, parseStoredJob, queueOf, recordProblem } from './job.js';
+import { type Job, type JobDefaults, parseStoredJob, queueOf, recordProblem } from './job.js';
 import {
-  admitRun, bury, claim, claimName, complete, dischargeRun, parseClaimName, parsePendingName, type FaultHook, intake, markerPath, noFault, pendingName, quarantine, RecordWriteError, requeue,
+  adopt, admitRun, bury, claim, claimName, complete, dischargeRun, parseClaimName, parsePendingName, type FaultHook, intake, markerPath, noFault, pendingName, quarantine, RecordWriteError, requeue,
   rewriteFinished, takeRequestSync, unclaim,
 } from './lifecycle.js';
 import { killJobProcesses } from './leftovers.js';
@@ -410,7 +410,7 @@ class Pool {
       waitForWork: () => this.index.waitForWork(),
       stopping: () => this.stopping,
       claim: (slot, name) => this.claimFor(slot, name),
-      open: (claimPath) => openClaim(store, claimPath),
+      open: (claimPath) => openClaim(store, claimPath, { maxRetries: this.config.maxRetries, cwd: null }, this.fault),
       intake: (slot, claimPath, name) => intake(store, claimPath, name, {
         now: Date.now, defaults: { maxRetries: this.config.maxRetries, cwd: null }, owner: slot.id, fault: this.fault,
       }).then((r) => {
@@ -541,7 +541,7 @@ class Pool {
  * Reads a claimed queuectl-named file: the job, or why it cannot run. Runs the same check as createJob
  * (recordProblem), so whatever enqueue accepted is run here.
  */
-function openClaim(store: Store, claimPath: string): Opened {
+function openClaim(store: Store, claimPath: string, defaults: JobDefaults, fault: FaultHook): Opened {
   // Synchronous like the claim: a few microseconds for a small local file.
   const read = readJobFileSync(claimPath);
   if (!read.ok) return read.gone ? { kind: 'gone' } : { kind: 'bad', reason: read.problem };
@@ -559,7 +559,11 @@ function openClaim(store: Store, claimPath: string): Opened {
   const problem = recordProblem(job);
   if (problem) return { kind: 'bad', reason: problem };
   // Every job queuectl wrote has its id reserved in ids/. A file another program dropped under a
-  // queuectl-style name has not: it is taken in like any dropped file (reserve its id, or quarantine it).
-  if (!fs.existsSync(markerPath(store, job.id))) return { kind: 'foreign' };
-  return { kind: 'job', job };
+  // queuectl-style name has not: it runs from here if it is already what intake would make of it (adopt:
+  // its id reserved on this very file), else it is taken in like any dropped file (or quarantined).
+  if (fs.existsSync(markerPath(store, job.id))) return { kind: 'job', job };
+  if (!claimed) return { kind: 'foreign' };
+  const adopted = adopt(store, claimPath, read.text, claimed, Date.now(), defaults, fault);
+  if (adopted.kind === 'job') return { kind: 'job', job: adopted.job, adopted: claimed.pendingName };
+  return adopted.kind === 'gone' ? { kind: 'gone' } : { kind: 'foreign' };
 }

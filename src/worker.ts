@@ -36,7 +36,8 @@ export interface Slot {
 
 /** What a claim of a queuectl-named file turned out to be. */
 export type Opened =
-  | { kind: 'job'; job: Job }
+  /** adopted: the pending name of a file another program dropped, run from its claim (lifecycle adopt). */
+  | { kind: 'job'; job: Job; adopted?: string }
   | { kind: 'gone' }
   /** Not readable as a job: quarantine it with this reason. */
   | { kind: 'bad'; reason: string }
@@ -167,6 +168,7 @@ async function runClaim(slot: Slot, deps: WorkerDeps, claimPath: string, entry: 
   if (opened.kind === 'bad') return quarantine(slot, deps, claimPath, entry.name, opened.reason);
   if (opened.kind === 'foreign') return takeIn(slot, deps, claimPath, entry.name);
   const job = opened.job;
+  if (opened.adopted) deps.emit({ type: 'normalized', worker: slot.id, name: opened.adopted, id: job.id });
   const abort = new AbortController();
   slot.running = { claimPath, id: job.id, abort, cancelled: false };
   if (deps.stopping() === 'force') abort.abort();

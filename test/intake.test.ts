@@ -7,6 +7,8 @@ import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { markerPath, pendingName } from '../src/lifecycle.js';
+import { openStore } from '../src/store.js';
 import { waitFor } from './helpers.js';
 import { folder, ledgerLines, makeQueue, readJobFile, startWorker, waitForState } from './worker-helpers.js';
 
@@ -30,6 +32,65 @@ describe('recovery of a dropped file', () => {
     await startWorker(q);
     await waitFor(async () => (await ledgerLines(q)).length === 2, { timeoutMs: 10_000, what: 'both jobs to run' });
     assert.deepEqual((await ledgerLines(q)).sort(), ['A', 'B']);
+    assert.deepEqual(await folder(q.root, 'quarantine'), []);
+  });
+});
+
+/** A record as enqueue writes it (attempts 0, available_at = run_at), for a producer that writes its own. */
+function fullRecord(id: string, command: string, extra: Record<string, unknown> = {}) {
+  const iso = new Date().toISOString();
+  return { id, command, state: 'pending', priority: 0, queue: 'default', attempts: 0, max_retries: 0, run_at: iso, available_at: iso, timeout: null, cwd: null, created_at: iso, updated_at: iso, ...extra };
+}
+
+describe('a complete record dropped under its queuectl name', () => {
+  test('runs from where it was dropped, once: its id is reserved on the dropped file itself, no copy is made', async (t) => {
+    const q = await makeQueue(t);
+    const w = await startWorker(q);
+    const store = await openStore(q.root);
+    const jobs = [
+      fullRecord('adopted1', `echo one >> ${q.ledger}`),
+      fullRecord('adopted2', `echo two >> ${q.ledger}`, { priority: -5, queue: 'backups' }),
+    ];
+    const inodes = new Map<string, number>();
+    for (const j of jobs) {
+      const name = pendingName(j);
+      const tmp = join(q.dir, `${j.id}.producer`);
+      await fsp.writeFile(tmp, JSON.stringify(j));
+      inodes.set(j.id, (await fsp.stat(tmp)).ino);
+      await fsp.rename(tmp, join(q.root, 'pending', name));
+      const done = await waitForState(q.root, j.id, 'completed');
+      assert.equal(done.source, name);
+      assert.equal(done.queue, j.queue);
+      // intake would have linked a record of its own (another inode) and renamed it into pending/.
+      assert.equal((await fsp.stat(markerPath(store, j.id))).ino, inodes.get(j.id), `${j.id}: the marker is the dropped file`);
+      await w.waitForOutput(new RegExp(`accepted pending/${name.replace(/[.@]/g, '\\$&')} as ${j.id}\\n[^]*completed ${j.id}`));
+    }
+    assert.deepEqual((await ledgerLines(q)).sort(), ['one', 'two']);
+    assert.equal(w.output().match(/accepted /g)?.length, 2, w.output());
+    assert.deepEqual(await folder(q.root, 'quarantine'), []);
+    assert.deepEqual(await folder(q.root, 'processing'), []);
+  });
+
+  test('one that differs from what intake would make of it (priority, attempts) is taken in as a copy and runs once as that', async (t) => {
+    const q = await makeQueue(t);
+    await startWorker(q);
+    const store = await openStore(q.root);
+    // The name says priority 0 but the record -3; the name and record say attempts 2 (intake starts at 0).
+    const cases = [
+      { name: pendingName(fullRecord('mismatch1', '')), job: fullRecord('mismatch1', `echo m1 >> ${q.ledger}`, { priority: -3 }) },
+      { name: pendingName(fullRecord('mismatch2', '', { attempts: 2 })), job: fullRecord('mismatch2', `echo m2 >> ${q.ledger}`, { attempts: 2 }) },
+    ];
+    for (const c of cases) {
+      const tmp = join(q.dir, `${c.job.id}.producer`);
+      await fsp.writeFile(tmp, JSON.stringify(c.job));
+      const ino = (await fsp.stat(tmp)).ino;
+      await fsp.rename(tmp, join(q.root, 'pending', c.name));
+      const done = await waitForState(q.root, c.job.id, 'completed');
+      assert.notEqual((await fsp.stat(markerPath(store, c.job.id))).ino, ino, `${c.job.id}: taken in, not run from the dropped file`);
+      assert.equal(done.attempts, 1);
+      assert.equal(done.priority, c.job.priority);
+    }
+    assert.deepEqual((await ledgerLines(q)).sort(), ['m1', 'm2']);
     assert.deepEqual(await folder(q.root, 'quarantine'), []);
   });
 });

@@ -10,7 +10,7 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import {
-  check, checkLedger, type Ctx, emptyFigures, type Figures, jobProcesses, ledgerCommand, makeQueue, readLedger, readRecord,
+  check, checkLedger, type Ctx, emptyFigures, type Figures, jobProcesses, ledgerCommand, makeQueue, type Queue, readLedger, readRecord,
   scanStore, sleep, startWorker, type State, stopWorker, waitFor,
 } from './lib.js';
 
@@ -21,15 +21,32 @@ export const FAULT_POINTS = [
   'requeue-before-fence', 'requeue-after-fence', 'requeue-before-publish', 'requeue-after-publish',
   // The intake of a file dropped into pending/ (intake-after-claim is after-claim on a dropped file).
   'intake-after-claim', 'intake-after-reserve', 'intake-after-fence', 'intake-after-write', 'intake-after-publish',
+  // A complete record another program dropped under its queuectl name: run from its claim (lifecycle adopt).
+  'adopt-after-reserve',
 ] as const;
 
-type Kind = 'ok' | 'fail-dead' | 'fail-once' | 'dropped';
+type Kind = 'ok' | 'fail-dead' | 'fail-once' | 'dropped' | 'adopted';
 
 function kindOf(point: string): Kind {
   if (point.startsWith('bury-')) return 'fail-dead';
   if (point.startsWith('requeue-')) return 'fail-once';
   if (point.startsWith('intake-')) return 'dropped';
+  if (point.startsWith('adopt-')) return 'adopted';
   return 'ok';
+}
+
+/**
+ * Drops a job into pending/ as a producer does it (written elsewhere, renamed in): 'dropped' a spec under
+ * its id as the name; 'adopted' a complete record, attempts 0, under the queuectl name enqueue would give it.
+ */
+async function dropJob(q: Queue, kind: 'dropped' | 'adopted', id: string, command: string): Promise<void> {
+  await q.ok(['status']); // makes the root
+  const tmp = join(q.dir, `${id}.producer`);
+  const now = Date.now();
+  const iso = new Date(now).toISOString();
+  const record = { id, command, state: 'pending', priority: 0, queue: 'default', attempts: 0, max_retries: 3, run_at: iso, available_at: iso, timeout: null, cwd: null, created_at: iso, updated_at: iso };
+  await fsp.writeFile(tmp, JSON.stringify(kind === 'dropped' ? { command, max_retries: 3 } : record));
+  await fsp.rename(tmp, join(q.root, 'pending', kind === 'dropped' ? `${id}.json` : `${String(now).padStart(13, '0')}-1000-000-${id}.json`));
 }
 
 /** The QUEUECTL_FAULT value for a point. */
@@ -56,16 +73,11 @@ export async function runFaultPoint(ctx: Ctx, point: string): Promise<PointResul
   const id = `fault-${point}`;
   const flag = join(q.dir, 'failed-once');
   // ok: 300 ms of work before the ledger line, so a kill after spawn leaves a live orphan to be killed.
-  const command = kind === 'ok' || kind === 'dropped' ? ledgerCommand(q, 'sleep 0.3; ')
+  const command = kind === 'ok' || kind === 'dropped' || kind === 'adopted' ? ledgerCommand(q, 'sleep 0.3; ')
     : kind === 'fail-dead' ? `${ledgerCommand(q)}; exit 3`
     : `${ledgerCommand(q)}; [ -e ${flag} ] || { touch ${flag}; exit 3; }`;
-  if (kind === 'dropped') {
-    // As a producer does it: written elsewhere, renamed into pending/. No id in the JSON: the name is the id.
-    const tmp = join(q.dir, `${id}.producer`);
-    await q.ok(['status']); // makes the root
-    await fsp.writeFile(tmp, JSON.stringify({ command, max_retries: 3 }));
-    await fsp.rename(tmp, join(q.root, 'pending', `${id}.json`));
-  } else {
+  if (kind === 'dropped' || kind === 'adopted') await dropJob(q, kind, id, command);
+  else {
     await q.ok(['enqueue', JSON.stringify({ id, command, max_retries: kind === 'fail-dead' ? 0 : 3 })]);
   }
   const r: PointResult = { point, errors: [], recordIssues: [], runs: 0, history: '', ms: 0 };
@@ -285,6 +297,8 @@ const ZOMBIE_STEPS: ZombieStep[] = [
   { point: 'intake-after-reserve', kind: 'dropped', runs: 1, final: 'completed' },
   { point: 'intake-after-fence', kind: 'dropped', runs: 1, final: 'completed', afterFence: true },
   { point: 'intake-after-write', kind: 'dropped', runs: 1, final: 'completed', afterFence: true },
+  // Adopted: its id reserved on the claim itself, frozen before the spawn; it must not start it once woken.
+  { point: 'adopt-after-reserve', kind: 'adopted', runs: 1, final: 'completed' },
 ];
 
 async function processState(pid: number): Promise<string | null> {
@@ -297,15 +311,11 @@ async function zombieAtStep(ctx: Ctx, z: ZombieStep): Promise<{ problems: string
   const q = await makeQueue(ctx, { 'stale-after': '500ms', 'max-retries': 3 });
   const id = `zstep-${z.point}`;
   const flag = join(q.dir, 'failed-once');
-  const command = z.kind === 'ok' || z.kind === 'dropped' ? ledgerCommand(q)
+  const command = z.kind === 'ok' || z.kind === 'dropped' || z.kind === 'adopted' ? ledgerCommand(q)
     : z.kind === 'fail-dead' ? `${ledgerCommand(q)}; exit 3`
     : `${ledgerCommand(q)}; [ -e ${flag} ] || { touch ${flag}; exit 3; }`;
-  if (z.kind === 'dropped') {
-    await q.ok(['status']); // makes the root
-    const tmp = join(q.dir, `${id}.producer`);
-    await fsp.writeFile(tmp, JSON.stringify({ command, max_retries: 3 }));
-    await fsp.rename(tmp, join(q.root, 'pending', `${id}.json`));
-  } else {
+  if (z.kind === 'dropped' || z.kind === 'adopted') await dropJob(q, z.kind, id, command);
+  else {
     await q.ok(['enqueue', JSON.stringify({ id, command, max_retries: z.kind === 'fail-dead' ? 0 : 3 })]);
   }
   const zombie = await startWorker(ctx, q, { env: { QUEUECTL_FAULT: `${z.point}:stop` } });
