@@ -603,10 +603,12 @@ async function figLatency() {
     const root = join(dir, 'root');
     const w = await startWorker(root, 1);
     if (w.error) return [naRow(name, w.error, { unit: 'ms', ...base, note: bullNote }), bullRow(null, w.error)];
-    // Three kinds of file, in turns: dropped by another program (a plain file written outside pending/,
-    // no id reserved: the worker takes it in), one queuectl's own writer made (id reserved in ids/), and
-    // the first kind again, renamed into the bare folder instead.
-    const samples = { drop: [], own: [], bare: [] };
+    // Four kinds of file, in turns: dropped by another program (the whole record, written outside
+    // pending/ under its queuectl name, no id reserved: the worker reserves its id on the file and runs it,
+    // lifecycle adopt), one queuectl's own writer made (id reserved in ids/), the first kind again renamed
+    // into the bare folder instead, and a plain spec {"command", "max_retries"} under <id>.json (the worker
+    // takes it in: validated, renamed to a queuectl name, claimed again).
+    const samples = { drop: [], own: [], bare: [], spec: [] };
     let misses = 0;
     const bareDir = join(dir, 'bare');
     fs.mkdirSync(bareDir);
@@ -617,12 +619,13 @@ async function figLatency() {
       await sleep(500); // idle
       const write = await jobWriter(root);
       const drop = await jobWriter(root, { reserve: false });
-      const kinds = bareReady ? ['drop', 'own', 'bare'] : ['drop', 'own'];
+      const spec = await jobWriter(root, { reserve: false, spec: true });
+      const kinds = bareReady ? ['drop', 'own', 'bare', 'spec'] : ['drop', 'own', 'spec'];
       for (let i = 0; i < kinds.length * S && misses < 3; i++) {
         await sleep(100 + Math.random() * 50);
         const tag = `lat${i}`;
         const kind = kinds[i % kinds.length];
-        const made = await (kind === 'own' ? write : drop)(`lat${i}-${process.pid}`, `echo ${tag} > ${fifo}`);
+        const made = await (kind === 'own' ? write : kind === 'spec' ? spec : drop)(`lat${i}-${process.pid}`, `echo ${tag} > ${fifo}`);
         const { tmp } = made;
         const dest = kind === 'bare' ? join(bareDir, `lat${i}.json`) : made.dest;
         const got = waitTag(tag, 5000);
@@ -643,9 +646,10 @@ async function figLatency() {
     return [row({
       name, value: v, unit: 'ms', ...base,
       goal: { of: 'ratio', op: '<=', target: 2 }, // issue 14; also below BullMQ's (next row)
-      note: `a file written by another program (no id reserved) renamed into pending/; median of ${d.length}${misses ? ` (${misses} not picked up within 5 s)` : ''}, min ${Math.min(...d).toFixed(2)}, max ${Math.max(...d).toFixed(2)} ms; ` +
+      note: `a file written by another program (the whole record under its queuectl name, no id reserved) renamed into pending/; median of ${d.length}${misses ? ` (${misses} not picked up within 5 s)` : ''}, min ${Math.min(...d).toFixed(2)}, max ${Math.max(...d).toFixed(2)} ms; ` +
         `the bare folder's: median of ${samples.bare.length}, taken in turns with them; both include ~${overhead.toFixed(2)} ms for sh to start and write the FIFO (measured here; BullMQ's figure and latency.mjs stop at the spawn event), ` +
-        `i.e. ~${(v - overhead).toFixed(2)} ms to spawn; a file queuectl's writer made (id reserved), in the same turns: median ${median(samples.own).toFixed(2)} ms of ${samples.own.length}; ${bullNote}; ${sharedNote}`,
+        `i.e. ~${(v - overhead).toFixed(2)} ms to spawn; in the same turns, a file queuectl's writer made (id reserved): median ${median(samples.own).toFixed(2)} ms of ${samples.own.length}; ` +
+        `a plain {"command"} spec under <id>.json (taken in first): ${samples.spec.length ? `median ${median(samples.spec).toFixed(2)} ms of ${samples.spec.length}` : 'none picked up'}; ${bullNote}; ${sharedNote}`,
     }), bullRow(v, null)];
   } finally {
     sock.destroy();
@@ -654,10 +658,12 @@ async function figLatency() {
 
 /**
  * Returns write(id, command) → {tmp, dest}: a complete, fsynced job file in <root>/tmp/ with its id
- * reserved (reserve: false: as another program writes it, outside the root, no id reserved), ready to be renamed to dest in pending/. Uses queuectl's own modules (dist/) so the file is
- * exactly what `enqueue` writes; without them, a hand-written file with the same name format.
+ * reserved, ready to be renamed to dest in pending/. reserve: false: as another program writes it, outside
+ * the root, no id reserved (spec: true: only {"command", "max_retries"}, to be renamed to pending/<id>.json).
+ * Uses queuectl's own modules (dist/) so the file is exactly what `enqueue` writes; without them, a
+ * hand-written file with the same name format.
  */
-async function jobWriter(root, { reserve = true } = {}) {
+async function jobWriter(root, { reserve = true, spec = false } = {}) {
   if (!reserve) {
     // Another program: the same record, written and fsynced in a folder of its own on the same filesystem.
     const dist = dirname(dirname(CLI));
@@ -671,10 +677,10 @@ async function jobWriter(root, { reserve = true } = {}) {
       const j = job.createJob({ id, command, max_retries: 0 }, 'bench', Date.now(), { maxRetries: 0, cwd: null }, () => id);
       const file = join(dir, `${id}.json`);
       const fh = fs.openSync(file, 'wx', 0o600);
-      fs.writeSync(fh, job.serializeJob(j));
+      fs.writeSync(fh, spec ? JSON.stringify({ command, max_retries: 0 }) : job.serializeJob(j));
       fs.fsyncSync(fh);
       fs.closeSync(fh);
-      return { tmp: file, dest: join(st.pending, lifecycle.pendingName(j)) };
+      return { tmp: file, dest: join(st.pending, spec ? `${id}.json` : lifecycle.pendingName(j)) };
     };
   }
   try {
