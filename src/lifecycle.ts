@@ -325,6 +325,23 @@ export async function locateJob(store: Store, id: string): Promise<Located | nul
   return null;
 }
 
+/**
+ * True when job `id` has a finished record (completed/ or dead/). A claimed file under that id is then not
+ * that job, which is done: it is another program's file reusing the id, and running it would run the
+ * job again and replace its record. Synchronous: one stat per completed hour kept, for the claims that
+ * need it (pool.ts openClaim: a file that is not the id's first record).
+ */
+export function hasFinishedRecord(store: Store, id: string): boolean {
+  if (fs.existsSync(deadPath(store, id))) return true;
+  let shards: string[];
+  try {
+    shards = fs.readdirSync(store.completed);
+  } catch {
+    return false;
+  }
+  return shards.some((shard) => /^\d{10}$/.test(shard) && fs.existsSync(completedPath(store, shard, id)));
+}
+
 /** What holds a taken id, for the error that refuses it and for recovery of orphaned reservations. */
 export type Holder =
   | { kind: 'job'; where: Located }

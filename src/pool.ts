@@ -25,7 +25,7 @@ import { createHeartbeat, type Heartbeat, type HeartbeatMemory, LocalDeathWatch 
 import { hostIdentity } from './identity.js';
 import { type Job, type JobDefaults, parseStoredJob, queueOf, recordProblem } from './job.js';
 import {
-  adopt, admitRun, bury, claim, claimName, complete, dischargeRun, parseClaimName, parsePendingName, type FaultHook, intake, markerPath, noFault, pendingName, quarantine, RecordWriteError, requeue,
+  adopt, admitRun, bury, claim, claimName, complete, dischargeRun, hasFinishedRecord, parseClaimName, parsePendingName, type FaultHook, intake, markerPath, noFault, pendingName, quarantine, RecordWriteError, requeue,
   rewriteFinished, takeRequestSync, unclaim,
 } from './lifecycle.js';
 import { killJobProcesses } from './leftovers.js';
@@ -561,7 +561,14 @@ function openClaim(store: Store, claimPath: string, defaults: JobDefaults, fault
   // Every job queuectl wrote has its id reserved in ids/. A file another program dropped under a
   // queuectl-style name has not: it runs from here if it is already what intake would make of it (adopt:
   // its id reserved on this very file), else it is taken in like any dropped file (or quarantined).
-  if (fs.existsSync(markerPath(store, job.id))) return { kind: 'job', job };
+  const marker = fs.statSync(markerPath(store, job.id), { throwIfNoEntry: false });
+  if (marker) {
+    // The marker is the job's first record: for a first run, the very file claimed (no more to check). A
+    // later record (a retry) is a job whose id is held by its own record unless a finished record holds it:
+    // then this is another program's file reusing a done job's id, which intake quarantines ("already used").
+    if ((marker.ino === read.ino && marker.dev === read.dev) || !hasFinishedRecord(store, job.id)) return { kind: 'job', job };
+    return { kind: 'foreign' };
+  }
   if (!claimed) return { kind: 'foreign' };
   const adopted = adopt(store, claimPath, read.text, claimed, Date.now(), defaults, fault);
   if (adopted.kind === 'job') return { kind: 'job', job: adopted.job, adopted: claimed.pendingName };

@@ -400,7 +400,8 @@ const ERRNO_TEXT: Record<string, string> = {
 
 /** What a job file read gave: its text, or why it is not readable as a job. */
 export type FileRead =
-  | { ok: true; text: string; size: number; mtimeMs: number; ctimeMs: number }
+  /** ino, dev: which file was read (a job's first record is also its id's marker, the same inode). */
+  | { ok: true; text: string; size: number; mtimeMs: number; ctimeMs: number; ino: number; dev: number }
   | { ok: false; gone: true }
   | { ok: false; gone: false; problem: string };
 
@@ -434,7 +435,7 @@ export function readJobFileSync(path: string, maxBytes = MAX_JOB_BYTES): FileRea
       if (n === 0) break;
       got += n;
     }
-    return { ok: true, text: buf.subarray(0, got).toString('utf8'), size: got, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
+    return { ok: true, text: buf.subarray(0, got).toString('utf8'), size: got, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, dev: st.dev };
   } finally {
     fs.closeSync(fd);
   }

@@ -71,6 +71,28 @@ describe('a complete record dropped under its queuectl name', () => {
     assert.deepEqual(await folder(q.root, 'processing'), []);
   });
 
+  test('one reusing the id of a completed or a dead job is quarantined as "already used"; the finished job is untouched', async (t) => {
+    const q = await makeQueue(t);
+    await q.ok(['enqueue', '--id', 'done1', '--', `echo first >> ${q.ledger}`]);
+    await q.ok(['enqueue', '--id', 'dead1', '--max-retries', '0', '--', `echo failed >> ${q.ledger}; exit 3`]);
+    await startWorker(q);
+    const before = [await waitForState(q.root, 'done1', 'completed'), await waitForState(q.root, 'dead1', 'dead')];
+    for (const id of ['done1', 'dead1']) {
+      const j = fullRecord(id, `echo again-${id} >> ${q.ledger}`);
+      const tmp = join(q.dir, `${id}.producer`);
+      await fsp.writeFile(tmp, JSON.stringify(j));
+      await fsp.rename(tmp, join(q.root, 'pending', pendingName(j)));
+    }
+    await waitFor(async () => (await folder(q.root, 'quarantine')).filter((n) => n.endsWith('.reason')).length === 2, { what: 'both files to be quarantined' });
+    for (const r of (await folder(q.root, 'quarantine')).filter((n) => n.endsWith('.reason'))) {
+      assert.match(await fsp.readFile(join(q.root, 'quarantine', r), 'utf8'), /id "(done1|dead1)" is already used by another job/);
+    }
+    assert.deepEqual((await readJobFile(q.root, 'done1')).job, before[0]);
+    assert.deepEqual((await readJobFile(q.root, 'dead1')).job, before[1]);
+    assert.deepEqual((await ledgerLines(q)).sort(), ['failed', 'first']);
+    assert.deepEqual(await folder(q.root, 'pending'), []);
+  });
+
   test('one that differs from what intake would make of it (priority, attempts) is taken in as a copy and runs once as that', async (t) => {
     const q = await makeQueue(t);
     await startWorker(q);
