@@ -17,17 +17,8 @@ import {
   dependencyIds, dependentsOf, doom, type FaultHook, isLinked, linkDependency, markerPath, parseClaimName, parsePendingName, parseStageName, parseWaitingName,
   pendingName, unlinkDependency, unwait,
 } from './lifecycle.js';
-import { completedPath, deadPath } from './lifecycle.js';
+import { completedShardsSync, finishedState } from './lifecycle.js';
 import { readJobFileSync, type Store } from './store.js';
-
-/** completed/ hour shards, newest first (synchronous). */
-function completedShardsSync(store: Store): string[] {
-  try {
-    return fs.readdirSync(store.completed).filter((n) => /^\d{10}$/.test(n)).sort().reverse();
-  } catch {
-    return [];
-  }
-}
 
 /**
  * Where a dependency stands. A job in pending/, processing/ or waiting/ is unfinished, one in dead/ is
@@ -68,9 +59,8 @@ export class StateSnapshot {
     const seen = this.known.get(id);
     if (seen) return seen;
     let st: DepState;
-    if (fs.existsSync(deadPath(this.store, id))) st = 'dead';
-    else if ((this.shards ??= completedShardsSync(this.store)).some((shard) => fs.existsSync(completedPath(this.store, shard, id)))) st = 'completed';
-    else st = fs.existsSync(markerPath(this.store, id)) ? 'unfinished' : 'completed';
+    st = finishedState(this.store, id, () => (this.shards ??= completedShardsSync(this.store)))
+      ?? (fs.existsSync(markerPath(this.store, id)) ? 'unfinished' : 'completed');
     this.known.set(id, st);
     return st;
   }

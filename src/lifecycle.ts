@@ -274,6 +274,18 @@ function releaseIfTwin(store: Store, id: string, twin: string): boolean {
   }
 }
 
+/**
+ * True when a claimed file (`read`, with its inode) is job `id`'s first record, i.e. its marker (`marker`:
+ * the marker's stat): the same inode, or the same bytes where a filesystem numbers each path apart (sshfs
+ * without use_ino gives a hard link an inode of its own), so a first run there costs one read, no scan.
+ */
+export function isFirstRecord(store: Store, id: string, marker: fs.Stats, read: { text: string; size: number; ino: number; dev: number }): boolean {
+  if (marker.ino === read.ino && marker.dev === read.dev) return true;
+  if (marker.size !== read.size) return false;
+  const m = readJobFileSync(markerPath(store, id));
+  return m.ok && m.text === read.text;
+}
+
 /** The record an id's marker holds (the job's first record), or null. */
 export function markerRecord(store: Store, id: string): Job | null {
   const r = readJobFileSync(markerPath(store, id));
@@ -325,21 +337,23 @@ export async function locateJob(store: Store, id: string): Promise<Located | nul
   return null;
 }
 
-/**
- * True when job `id` has a finished record (completed/ or dead/). A claimed file under that id is then not
- * that job, which is done: it is another program's file reusing the id, and running it would run the
- * job again and replace its record. Synchronous: one stat per completed hour kept, for the claims that
- * need it (pool.ts openClaim: a file that is not the id's first record).
- */
-export function hasFinishedRecord(store: Store, id: string): boolean {
-  if (fs.existsSync(deadPath(store, id))) return true;
-  let shards: string[];
+/** completed/ hour shards, newest first (synchronous). */
+export function completedShardsSync(store: Store): string[] {
   try {
-    shards = fs.readdirSync(store.completed);
+    return fs.readdirSync(store.completed).filter((n) => /^\d{10}$/.test(n)).sort().reverse();
   } catch {
-    return false;
+    return [];
   }
-  return shards.some((shard) => /^\d{10}$/.test(shard) && fs.existsSync(completedPath(store, shard, id)));
+}
+
+/**
+ * The state of job `id`'s finished record (dead/, or completed/ in any hour kept), or null when it has
+ * none. Synchronous: one stat for dead/, then one per completed hour; `shards` lists them (only when
+ * dead/ has no record), for a caller that asks about many ids.
+ */
+export function finishedState(store: Store, id: string, shards: () => string[] = () => completedShardsSync(store)): 'completed' | 'dead' | null {
+  if (fs.existsSync(deadPath(store, id))) return 'dead';
+  return shards().some((shard) => fs.existsSync(completedPath(store, shard, id))) ? 'completed' : null;
 }
 
 /** What holds a taken id, for the error that refuses it and for recovery of orphaned reservations. */
@@ -800,15 +814,10 @@ export type Adopted = { kind: 'job'; job: Job } | { kind: 'intake' } | { kind: '
  * taken id (EEXIST), is left to intake, which reserves an id or quarantines the file saying why.
  * A crash before the link leaves a claim without a marker (recovery takes it in); after it, a lost run.
  */
-export function adopt(store: Store, claimPath: string, text: string, claimed: ClaimName, now: number, defaults: JobDefaults, fault = noFault): Adopted {
-  let spec: unknown;
-  try {
-    spec = JSON.parse(text);
-  } catch {
-    return { kind: 'intake' };
-  }
+export function adopt(store: Store, claimPath: string, spec: unknown, claimed: ClaimName, now: number, defaults: JobDefaults, fault = noFault): Adopted {
   const verdict = judgeDroppedSpec(spec, claimed.pendingName, now, defaults);
-  if (verdict.kind !== 'job' || verdict.job.id !== claimed.id || verdict.job.after || (spec as { after?: unknown }).after != null) return { kind: 'intake' };
+  // The pending name holds the id, priority, attempts, available_at and queue: equal names, equal jobs.
+  if (verdict.kind !== 'job' || verdict.job.after || (spec as { after?: unknown }).after != null) return { kind: 'intake' };
   if (pendingName(verdict.job) !== claimed.pendingName) return { kind: 'intake' };
   try {
     if (!reserveIdSync(store, verdict.job.id, claimPath)) return { kind: 'intake' };

@@ -25,7 +25,7 @@ import { createHeartbeat, type Heartbeat, type HeartbeatMemory, LocalDeathWatch 
 import { hostIdentity } from './identity.js';
 import { type Job, type JobDefaults, parseStoredJob, queueOf, recordProblem } from './job.js';
 import {
-  adopt, admitRun, bury, claim, claimName, complete, dischargeRun, hasFinishedRecord, parseClaimName, parsePendingName, type FaultHook, intake, markerPath, noFault, pendingName, quarantine, RecordWriteError, requeue,
+  adopt, admitRun, bury, claim, claimName, complete, dischargeRun, finishedState, isFirstRecord, parseClaimName, parsePendingName, type FaultHook, intake, markerPath, noFault, pendingName, quarantine, RecordWriteError, requeue,
   rewriteFinished, takeRequestSync, unclaim,
 } from './lifecycle.js';
 import { killJobProcesses } from './leftovers.js';
@@ -373,7 +373,7 @@ class Pool {
         return;
       }
       const events = await recover({
-        store: this.store, staleAfterMs: this.config.staleAfterMs, policy: this.policy, defaults: { maxRetries: this.config.maxRetries, cwd: null },
+        store: this.store, staleAfterMs: this.config.staleAfterMs, policy: this.policy, defaults: this.dropDefaults(),
         reference: this.reference, self: this.self, owner: this.slots[0].id, now: Date.now(), memory: this.memory,
         pendingNames: useIndexListing ? this.index.lastListing : undefined,
       });
@@ -403,6 +403,11 @@ class Pool {
 
   // ---- what the workers use ----
 
+  /** Defaults for the fields a dropped file leaves out: the config as it is now (config set applies). */
+  private dropDefaults(): JobDefaults {
+    return { maxRetries: this.config.maxRetries, cwd: null };
+  }
+
   private deps(): WorkerDeps {
     const store = this.store;
     return {
@@ -410,9 +415,9 @@ class Pool {
       waitForWork: () => this.index.waitForWork(),
       stopping: () => this.stopping,
       claim: (slot, name) => this.claimFor(slot, name),
-      open: (claimPath) => openClaim(store, claimPath, { maxRetries: this.config.maxRetries, cwd: null }, this.fault),
+      open: (claimPath) => openClaim(store, claimPath, this.dropDefaults(), this.fault),
       intake: (slot, claimPath, name) => intake(store, claimPath, name, {
-        now: Date.now, defaults: { maxRetries: this.config.maxRetries, cwd: null }, owner: slot.id, fault: this.fault,
+        now: Date.now, defaults: this.dropDefaults(), owner: slot.id, fault: this.fault,
       }).then((r) => {
         if (r.kind === 'taken') this.index.add(r.name);
         return r;
@@ -566,11 +571,12 @@ function openClaim(store: Store, claimPath: string, defaults: JobDefaults, fault
     // The marker is the job's first record: for a first run, the very file claimed (no more to check). A
     // later record (a retry) is a job whose id is held by its own record unless a finished record holds it:
     // then this is another program's file reusing a done job's id, which intake quarantines ("already used").
-    if ((marker.ino === read.ino && marker.dev === read.dev) || !hasFinishedRecord(store, job.id)) return { kind: 'job', job };
+    if (isFirstRecord(store, job.id, marker, read) || finishedState(store, job.id) === null) return { kind: 'job', job };
     return { kind: 'foreign' };
   }
   if (!claimed) return { kind: 'foreign' };
-  const adopted = adopt(store, claimPath, read.text, claimed, Date.now(), defaults, fault);
+  // parseStoredJob's object as the spec: createJob ignores the state it set, as it ignores every system field.
+  const adopted = adopt(store, claimPath, job, claimed, Date.now(), defaults, fault);
   if (adopted.kind === 'job') return { kind: 'job', job: adopted.job, adopted: claimed.pendingName };
   return adopted.kind === 'gone' ? { kind: 'gone' } : { kind: 'foreign' };
 }
