@@ -549,29 +549,23 @@ class Pool {
 function openClaim(store: Store, claimPath: string, defaults: JobDefaults, fault: FaultHook): Opened {
   // Synchronous like the claim: a few microseconds for a small local file.
   const read = readJobFileSync(claimPath);
-  if (!read.ok) return read.gone ? { kind: 'gone' } : { kind: 'bad', reason: read.problem };
+  if (!read.ok && read.gone) return { kind: 'gone' };
   const name = basename(claimPath);
   const claimed = parseClaimName(name);
-  const expected = claimed?.id ?? undefined;
-  let job: Job;
-  try {
-    job = parseStoredJob(read.text, `processing/${name}`, 'processing');
-  } catch (err) {
-    return { kind: 'bad', reason: (err as Error).message };
-  }
-  if (expected !== undefined && job.id !== expected) return { kind: 'bad', reason: `the file name says id "${expected}" but the record says "${job.id}"` };
-  if (claimed?.queue && queueOf(job) !== claimed.queue) return { kind: 'bad', reason: `the file name says queue "${claimed.queue}" but the record says "${queueOf(job)}"` };
-  const problem = recordProblem(job);
-  if (problem) return { kind: 'bad', reason: problem };
+  const checked = read.ok ? checkClaimedRecord(read.text, name, claimed) : { problem: read.problem };
   // Every job queuectl wrote has its id reserved in ids/. A file another program dropped under a
   // queuectl-style name has not: it runs from here if it is already what intake would make of it (adopt:
-  // its id reserved on this very file), else it is taken in like any dropped file (or quarantined).
-  const marker = fs.statSync(markerPath(store, job.id), { throwIfNoEntry: false });
+  // its id reserved on this very file), else it is taken in like any dropped file, which is also how a
+  // file still being written in place is waited for (intake's settle) instead of quarantined half-read.
+  const id = checked.job?.id ?? claimed?.id ?? undefined;
+  const marker = id === undefined ? undefined : fs.statSync(markerPath(store, id), { throwIfNoEntry: false });
+  if (!checked.job) return marker || !claimed ? { kind: 'bad', reason: checked.problem } : { kind: 'foreign' };
+  const job = checked.job;
   if (marker) {
     // The marker is the job's first record: for a first run, the very file claimed (no more to check). A
     // later record (a retry) is a job whose id is held by its own record unless a finished record holds it:
     // then this is another program's file reusing a done job's id, which intake quarantines ("already used").
-    if (isFirstRecord(store, job.id, marker, read) || finishedState(store, job.id) === null) return { kind: 'job', job };
+    if (isFirstRecord(store, job.id, marker, read as Extract<typeof read, { ok: true }>) || finishedState(store, job.id) === null) return { kind: 'job', job };
     return { kind: 'foreign' };
   }
   if (!claimed) return { kind: 'foreign' };
@@ -579,4 +573,21 @@ function openClaim(store: Store, claimPath: string, defaults: JobDefaults, fault
   const adopted = adopt(store, claimPath, job, claimed, Date.now(), defaults, fault);
   if (adopted.kind === 'job') return { kind: 'job', job: adopted.job, adopted: claimed.pendingName };
   return adopted.kind === 'gone' ? { kind: 'gone' } : { kind: 'foreign' };
+}
+
+/**
+ * A claimed file's bytes as a record a worker may run: parsed, its id and queue those of its name, and
+ * passing recordProblem, the same check createJob runs, so whatever enqueue accepted is run here.
+ */
+function checkClaimedRecord(text: string, name: string, claimed: ReturnType<typeof parseClaimName>): { job: Job; problem?: undefined } | { job?: undefined; problem: string } {
+  let job: Job;
+  try {
+    job = parseStoredJob(text, `processing/${name}`, 'processing');
+  } catch (err) {
+    return { problem: (err as Error).message };
+  }
+  if (claimed?.id && job.id !== claimed.id) return { problem: `the file name says id "${claimed.id}" but the record says "${job.id}"` };
+  if (claimed?.queue && queueOf(job) !== claimed.queue) return { problem: `the file name says queue "${claimed.queue}" but the record says "${queueOf(job)}"` };
+  const problem = recordProblem(job);
+  return problem ? { problem } : { job };
 }

@@ -136,6 +136,31 @@ describe('producers that write in place', () => {
     assert.deepEqual(await folder(q.root, 'quarantine'), []);
   });
 
+  test('a record written in place under its queuectl name, in two parts 400 ms apart, is waited for and runs; so does a plain spec under such a name', async (t) => {
+    const q = await makeQueue(t);
+    const w = await startWorker(q);
+    // The whole record, written in place: the worker claims it half-written (a queuectl name is claimed at
+    // once, not first taken in) and must wait for it as for any dropped file, not quarantine its first half.
+    const j = fullRecord('inplace1', `echo full >> ${q.ledger}`);
+    const path = join(q.root, 'pending', pendingName(j));
+    const text = JSON.stringify(j);
+    const producer = spawn(process.execPath, ['-e', `
+      const fs = require('fs');
+      const fd = fs.openSync(${JSON.stringify(path)}, 'w');
+      fs.writeSync(fd, ${JSON.stringify(text.slice(0, 10))});
+      setTimeout(() => { fs.writeSync(fd, ${JSON.stringify(text.slice(10))}); fs.closeSync(fd); }, 400);
+    `]);
+    await new Promise((r) => producer.on('close', r));
+    const done = await waitForState(q.root, 'inplace1', 'completed');
+    assert.equal(done.source, pendingName(j));
+    // Under a queuectl-style name but not a record (no id, no attempts): checked like any dropped file.
+    const plain = pendingName(fullRecord('plain1', ''));
+    await drop(q.root, q.dir, plain, { id: 'plain1', command: `echo plain >> ${q.ledger}` });
+    await waitForState(q.root, 'plain1', 'completed');
+    assert.deepEqual((await ledgerLines(q)).sort(), ['full', 'plain']);
+    assert.deepEqual(await folder(q.root, 'quarantine'), [], w.output());
+  });
+
   test('50 jobs written in place with the shell (`printf ... > pending/x.json`) all run', async (t) => {
     const q = await makeQueue(t);
     await startWorker(q);
