@@ -557,9 +557,10 @@ function openClaim(store: Store, claimPath: string, defaults: JobDefaults, fault
   // queuectl-style name has not: it runs from here if it is already what intake would make of it (adopt:
   // its id reserved on this very file), else it is taken in like any dropped file, which is also how a
   // file still being written in place is waited for (intake's settle) instead of quarantined half-read.
+  // A record whose id or queue is not its name's is quarantined: its name claims what it is not.
   const id = checked.job?.id ?? claimed?.id ?? undefined;
   const marker = id === undefined ? undefined : fs.statSync(markerPath(store, id), { throwIfNoEntry: false });
-  if (!checked.job) return marker || !claimed ? { kind: 'bad', reason: checked.problem } : { kind: 'foreign' };
+  if (!checked.job) return marker || !claimed || checked.mismatch ? { kind: 'bad', reason: checked.problem } : { kind: 'foreign' };
   const job = checked.job;
   if (marker) {
     // The marker is the job's first record: for a first run, the very file claimed (no more to check). A
@@ -579,15 +580,15 @@ function openClaim(store: Store, claimPath: string, defaults: JobDefaults, fault
  * A claimed file's bytes as a record a worker may run: parsed, its id and queue those of its name, and
  * passing recordProblem, the same check createJob runs, so whatever enqueue accepted is run here.
  */
-function checkClaimedRecord(text: string, name: string, claimed: ReturnType<typeof parseClaimName>): { job: Job; problem?: undefined } | { job?: undefined; problem: string } {
+function checkClaimedRecord(text: string, name: string, claimed: ReturnType<typeof parseClaimName>): { job: Job; problem?: undefined } | { job?: undefined; problem: string; mismatch?: true } {
   let job: Job;
   try {
     job = parseStoredJob(text, `processing/${name}`, 'processing');
   } catch (err) {
     return { problem: (err as Error).message };
   }
-  if (claimed?.id && job.id !== claimed.id) return { problem: `the file name says id "${claimed.id}" but the record says "${job.id}"` };
-  if (claimed?.queue && queueOf(job) !== claimed.queue) return { problem: `the file name says queue "${claimed.queue}" but the record says "${queueOf(job)}"` };
+  if (claimed?.id && job.id !== claimed.id) return { problem: `the file name says id "${claimed.id}" but the record says "${job.id}"`, mismatch: true };
+  if (claimed?.queue && queueOf(job) !== claimed.queue) return { problem: `the file name says queue "${claimed.queue}" but the record says "${queueOf(job)}"`, mismatch: true };
   const problem = recordProblem(job);
   return problem ? { problem } : { job };
 }
