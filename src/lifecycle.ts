@@ -286,6 +286,24 @@ export function isFirstRecord(store: Store, id: string, marker: fs.Stats, read: 
   return m.ok && m.text === read.text;
 }
 
+/**
+ * True when a file other than `except` holds job `id` before it finished: in pending/ (a stage there only
+ * while it holds its job file), waiting/ or processing/. One listing of each folder: for the rare claims
+ * that need it (see the pool's openClaim), not for every claim.
+ */
+export function heldByLiveFile(store: Store, id: string, except?: string): boolean {
+  for (const n of fs.readdirSync(store.pending)) {
+    const stage = n.startsWith('.') ? parseStageName(n) : null;
+    if (parsePendingName(stage ? stage.name : n)?.id !== id) continue;
+    if (!stage || fs.existsSync(join(store.pending, n, STAGE_FILE))) return true;
+  }
+  for (const n of fs.readdirSync(store.waiting)) if (parseWaitingName(n)?.id === id) return true;
+  for (const n of fs.readdirSync(store.processing)) {
+    if (parseClaimName(n)?.id === id && join(store.processing, n) !== except) return true;
+  }
+  return false;
+}
+
 /** The record an id's marker holds (the job's first record), or null. */
 export function markerRecord(store: Store, id: string): Job | null {
   const r = readJobFileSync(markerPath(store, id));
@@ -770,7 +788,7 @@ export async function intake(store: Store, claimPath: string, originalName: stri
   let tmp = writeTmpDurableSync(store, 'intake', serializeJob(job), job.id);
   try {
     let reserved = reserveIdSync(store, job.id, tmp);
-    let ours = !reserved && isOurReservation(store, job.id, originalName);
+    let ours = !reserved && isOurReservation(store, job.id, originalName, claimPath);
     if (!reserved && !ours && !explicitId && job.id === fromName) {
       await fsp.unlink(tmp).catch(() => {});
       job.id = newJobId(now);
@@ -830,15 +848,10 @@ export function adopt(store: Store, claimPath: string, spec: unknown, claimed: C
 }
 
 /** The id's marker was made for this very dropped file by an intake that did not finish, and no job holds it. */
-function isOurReservation(store: Store, id: string, source: string): boolean {
+function isOurReservation(store: Store, id: string, source: string, claimPath: string): boolean {
   if (markerRecord(store, id)?.source !== source) return false;
   // A job that holds the id would be visible under a queuectl name; the marker alone means unfinished.
-  for (const n of fs.readdirSync(store.pending)) {
-    const s = n.startsWith('.') ? parseStageName(n) : null;
-    if (parsePendingName(s ? s.name : n)?.id === id) return false;
-  }
-  for (const n of fs.readdirSync(store.processing)) if (parseClaimName(n)?.id === id) return false;
-  return !fs.existsSync(deadPath(store, id));
+  return !heldByLiveFile(store, id, claimPath) && !fs.existsSync(deadPath(store, id));
 }
 
 /**

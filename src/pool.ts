@@ -25,7 +25,7 @@ import { createHeartbeat, type Heartbeat, type HeartbeatMemory, LocalDeathWatch 
 import { hostIdentity } from './identity.js';
 import { type Job, type JobDefaults, parseStoredJob, queueOf, recordProblem } from './job.js';
 import {
-  adopt, admitRun, bury, claim, claimName, complete, dischargeRun, finishedState, isFirstRecord, parseClaimName, parsePendingName, type FaultHook, intake, markerPath, noFault, pendingName, quarantine, RecordWriteError, requeue,
+  adopt, admitRun, bury, claim, claimName, complete, dischargeRun, finishedState, heldByLiveFile, isFirstRecord, parseClaimName, parsePendingName, type FaultHook, intake, markerPath, noFault, pendingName, quarantine, RecordWriteError, requeue,
   rewriteFinished, takeRequestSync, unclaim,
 } from './lifecycle.js';
 import { killJobProcesses } from './leftovers.js';
@@ -564,9 +564,14 @@ function openClaim(store: Store, claimPath: string, defaults: JobDefaults, fault
   const job = checked.job;
   if (marker) {
     // The marker is the job's first record: for a first run, the very file claimed (no more to check). A
-    // later record (a retry) is a job whose id is held by its own record unless a finished record holds it:
-    // then this is another program's file reusing a done job's id, which intake quarantines ("already used").
-    if (isFirstRecord(store, job.id, marker, read as Extract<typeof read, { ok: true }>) || finishedState(store, job.id) === null) return { kind: 'job', job };
+    // later record is a job whose id is held by its own record, unless another program's file reuses the
+    // id: of a finished job (a finished record holds it), or of a live one. queuectl's own later records
+    // have a run in their history or an attempt used (retries, stops, recovery), except the few it writes
+    // anew with neither (an intake finished by recovery, a retried dead job that never ran): for those
+    // alone, one listing looks for the live job's file. Intake quarantines the reuse ("already used").
+    if (isFirstRecord(store, job.id, marker, read as Extract<typeof read, { ok: true }>)) return { kind: 'job', job };
+    if (finishedState(store, job.id) !== null) return { kind: 'foreign' };
+    if (job.attempts > 0 || job.history?.length || !heldByLiveFile(store, job.id, claimPath)) return { kind: 'job', job };
     return { kind: 'foreign' };
   }
   if (!claimed) return { kind: 'foreign' };

@@ -93,6 +93,32 @@ describe('a complete record dropped under its queuectl name', () => {
     assert.deepEqual(await folder(q.root, 'pending'), []);
   });
 
+  test('one reusing the id of a job still scheduled, waiting or running is quarantined as "already used"; the live jobs run once, as enqueued', async (t) => {
+    const q = await makeQueue(t);
+    await q.ok(['enqueue', '--id', 'later1', '--delay', '1h', '--', `echo later1 >> ${q.ledger}`]);
+    await q.ok(['enqueue', '--id', 'gate1', '--delay', '1h', '--', 'true']);
+    await q.ok(['enqueue', '--id', 'waits1', '--after', 'gate1', '--', `echo waits1 >> ${q.ledger}`]);
+    const running = `${q.dir}/running1.go`;
+    await q.ok(['enqueue', '--id', 'running1', '--', `echo running1 >> ${q.ledger}; while [ ! -e ${running} ]; do sleep 0.05; done`]);
+    const w = await startWorker(q, ['--count', '2']);
+    await waitForState(q.root, 'running1', 'processing');
+    for (const id of ['later1', 'waits1', 'running1']) {
+      // The record enqueue would write for a new job of that id, due now: only the id is not free.
+      const j = fullRecord(id, `echo again-${id} >> ${q.ledger}`);
+      await drop(q.root, q.dir, pendingName(j), j);
+    }
+    await waitFor(async () => (await folder(q.root, 'quarantine')).filter((n) => n.endsWith('.reason')).length === 3, { what: 'the three files to be quarantined', timeoutMs: 10_000 });
+    for (const r of (await folder(q.root, 'quarantine')).filter((n) => n.endsWith('.reason'))) {
+      assert.match(await fsp.readFile(join(q.root, 'quarantine', r), 'utf8'), /id "(later1|waits1|running1)" is already used by another job/);
+    }
+    await fsp.writeFile(running, '');
+    await waitForState(q.root, 'running1', 'completed');
+    assert.deepEqual(await ledgerLines(q), ['running1'], w.output());
+    assert.equal((await readJobFile(q.root, 'later1')).job.command, `echo later1 >> ${q.ledger}`);
+    assert.equal((await readJobFile(q.root, 'waits1')).job.command, `echo waits1 >> ${q.ledger}`);
+    assert.equal((await readJobFile(q.root, 'waits1')).state, 'waiting');
+  });
+
   test('one that differs from what intake would make of it (priority, attempts) is taken in as a copy and runs once as that', async (t) => {
     const q = await makeQueue(t);
     await startWorker(q);
