@@ -457,6 +457,9 @@ class Pool {
       timeoutMs: job.timeout ? job.timeout * 1000 : c.timeoutMs,
       killGraceMs: c.killGraceMs,
       logPath: logPath(this.store, job.id, nextRunNumber(job)),
+      // Checked by the shell before the command: a worker paused past its last check, whose claim
+      // recovery took meanwhile, cannot start the command when it resumes.
+      guardPath: claimPath,
       outputLimitBytes: c.outputLimitBytes,
       abort,
       onSpawn: () => this.fault('after-spawn'),

@@ -51,6 +51,12 @@ export interface RunSpec {
   outputLimitBytes: number;
   /** Aborting kills the job (force stop, cancel); the reason is the signal's `reason`. */
   abort?: AbortSignal;
+  /**
+   * A file that must still exist when the shell starts, or the command is not run (the shell exits with
+   * GUARD_EXIT first): the caller's claim, so that a caller paused between its last check and the spawn,
+   * whose claim was taken over meanwhile, cannot start the command once it resumes.
+   */
+  guardPath?: string;
   /** Called once the process exists, with its pid (= its process group id). */
   onSpawn?: (pid: number) => void;
   /**
@@ -65,14 +71,23 @@ export const TAIL_BYTES = 2048;
 /** Put before the command, on the same line, so that error messages keep their line numbers. */
 const ONE_PIPE = 'exec 2>&1; ';
 /**
+ * The guard, before ONE_PIPE on the same line: the path comes as the shell's $1 (never parsed as shell
+ * text) and is shifted away, so the command sees no arguments, as without it.
+ */
+const GUARD = '[ -e "$1" ] || exit 75; shift; ';
+/** The shell's status when the guard file was gone (EX_TEMPFAIL): the command did not start. */
+export const GUARD_EXIT = 75;
+/**
  * Linux refuses an argument of MAX_ARG_STRLEN (131072) bytes or more, NUL included: a command within
  * ONE_PIPE of that runs as it is, with stdout and stderr on their own pipes (their order is then lost).
  */
 const ARG_MAX_BYTES = 131_071;
 
-/** The script `sh -c` runs: the command with stderr joined to stdout. */
-export function shellScript(command: string): string {
-  return Buffer.byteLength(command) + ONE_PIPE.length <= ARG_MAX_BYTES ? ONE_PIPE + command : command;
+/** The script `sh -c` runs: the command with stderr joined to stdout (and the guard, when asked and room). */
+export function shellScript(command: string, guarded = false): string {
+  const size = Buffer.byteLength(command);
+  if (guarded && size + GUARD.length + ONE_PIPE.length <= ARG_MAX_BYTES) return GUARD + ONE_PIPE + command;
+  return size + ONE_PIPE.length <= ARG_MAX_BYTES ? ONE_PIPE + command : command;
 }
 
 type Execa = typeof import('execa').execa;
@@ -112,7 +127,10 @@ export async function runCommand(spec: RunSpec): Promise<RunResult> {
   const execa = execaFn!;
   const startedAt = Date.now();
   const log = new CappedLog(spec.logPath, spec.outputLimitBytes);
-  const sub = execa('/bin/sh', ['-c', shellScript(spec.command)], {
+  const script = shellScript(spec.command, spec.guardPath !== undefined);
+  // $0 is /bin/sh as without the guard (the shell's own messages start with it); $1 is the guard's file.
+  const args = script.startsWith(GUARD) ? ['-c', script, '/bin/sh', spec.guardPath!] : ['-c', script];
+  const sub = execa('/bin/sh', args, {
     cwd: spec.cwd ?? undefined,
     env: spec.env,
     extendEnv: false, // the caller passes the whole environment (the pool: the one queuectl started with)

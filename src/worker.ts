@@ -179,6 +179,10 @@ async function runClaim(slot: Slot, deps: WorkerDeps, claimPath: string, entry: 
     deps.emit({ type: 'fenced', worker: slot.id, id: job.id });
     return;
   }
+  // A pause from here to the spawn (SIGSTOP, a stalled VM) is past the check above: the shell checks the
+  // claim once more before the command (the runner's guard), and recovery kills the job's processes only
+  // after its fence, so a command either never starts or is killed.
+  deps.fault('before-spawn');
   const result = await deps.run(slot, job, claimPath, abort.signal);
   deps.fault('after-exit');
   await deps.finish(slot, claimPath, job, result, slot.running.cancelled);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { runCommand, type RunSpec, TAIL_BYTES } from '../src/runner.js';
+import { GUARD_EXIT, runCommand, type RunSpec, TAIL_BYTES } from '../src/runner.js';
 import { makeTempRoot, waitFor } from './helpers.js';
 import { pidsWithCommand } from './worker-helpers.js';
 
@@ -22,6 +22,25 @@ async function run(t: TestContext, command: string, spec: Partial<RunSpec> = {})
 }
 
 describe('runCommand outcomes', () => {
+  test('a guard file that is gone stops the command before it starts; one that is there changes nothing the command sees', async (t) => {
+    const { dir } = await makeTempRoot(t);
+    const guard = join(dir, 'claim.json');
+    const ran = join(dir, 'ran');
+    const gone = await run(t, `touch ${ran}`, { guardPath: guard });
+    assert.deepEqual(gone.result.outcome, { kind: 'exited', exitCode: GUARD_EXIT });
+    await assert.rejects(fsp.stat(ran), /ENOENT/, 'the command did not run');
+    await fsp.writeFile(guard, '{}');
+    // $0 and the arguments are as without the guard, and so is the shell's own error line.
+    const there = await run(t, `touch ${ran}; echo "$0 $#"; no-such-command-here`, { guardPath: guard });
+    assert.equal((await fsp.stat(ran)).isFile(), true);
+    assert.match(there.result.tail, /^\/bin\/sh 0\n\/bin\/sh: 1: no-such-command-here: not found\n/);
+    // A path that is shell text stays a path.
+    const odd = join(dir, '$(touch pwned) `x` ;"\'.json');
+    await fsp.writeFile(odd, '{}');
+    assert.equal((await run(t, 'exit 4', { guardPath: odd, cwd: dir })).result.exitCode, 4);
+    await assert.rejects(fsp.stat(join(dir, 'pwned')), /ENOENT/);
+  });
+
   test('exit 0: exited, exit code 0, output in the tail and the log, then the outcome line', async (t) => {
     const { result, log } = await run(t, 'echo out; echo err >&2');
     assert.deepEqual(result.outcome, { kind: 'exited', exitCode: 0 });
