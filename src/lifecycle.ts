@@ -558,12 +558,16 @@ export function complete(store: Store, claimPath: string, job: Job, now: number,
   });
 }
 
-/** Moves a claim (or a pending job, for cancel) to dead/<id>.json with its final record. False when fenced out. */
-export function bury(store: Store, from: string, job: Job, fault = noFault): boolean {
-  return finishMove(store, from, deadPath(store, job.id), job, 'bury', fault);
+/**
+ * Moves a claim (or a pending job, for cancel) to dead/<id>.json with its final record. False when fenced
+ * out. `onFenced` runs once the move has taken the file, before the record lands (recovery kills the lost
+ * run's processes there: see requeue).
+ */
+export function bury(store: Store, from: string, job: Job, fault = noFault, onFenced?: () => void): boolean {
+  return finishMove(store, from, deadPath(store, job.id), job, 'bury', fault, undefined, onFenced);
 }
 
-function finishMove(store: Store, from: string, dest: string, job: Job, step: 'complete' | 'bury', fault: FaultHook, onMissingDir?: () => void): boolean {
+function finishMove(store: Store, from: string, dest: string, job: Job, step: 'complete' | 'bury', fault: FaultHook, onMissingDir?: () => void, onFenced?: () => void): boolean {
   const intent = intentPath(from);
   replaceFileSync(store, intent, serializeJob(job));
   fault(`${step}-before-fence`);
@@ -577,6 +581,7 @@ function finishMove(store: Store, from: string, dest: string, job: Job, step: 'c
     return false;
   }
   fault(`${step}-after-fence`);
+  onFenced?.();
   try {
     fs.renameSync(intent, dest);
   } catch (err) {
@@ -689,8 +694,11 @@ function renameFenced(from: string, to: string): boolean {
  * Moves the file at `from` (a claim, or a dead job) back to pending/ with `job` as its new record, through
  * a stage folder of `owner`. Returns false, having changed nothing visible, when `from` is gone (the
  * fence) or when recovery took the stage over while this process was paused after the fence.
+ * `onFenced` runs once the file is taken and before the job is visible again: recovery kills a lost run's
+ * processes there, so that a paused worker resuming before the fence is killed, and after it finds its
+ * claim gone (the runner's guard), and the command never runs beside its next run.
  */
-export async function requeue(store: Store, from: string, job: Job, owner: string, fault = noFault, into: 'pending' | 'waiting' = 'pending'): Promise<boolean> {
+export async function requeue(store: Store, from: string, job: Job, owner: string, fault = noFault, into: 'pending' | 'waiting' = 'pending', onFenced?: () => void): Promise<boolean> {
   const name = into === 'pending' ? pendingName(job) : waitingName(job);
   const tmp = await writeTmp(store, 'requeue', serializeJob(job), true, job.id);
   try {
@@ -702,6 +710,7 @@ export async function requeue(store: Store, from: string, job: Job, owner: strin
       return false;
     }
     fault('requeue-after-fence');
+    onFenced?.();
     if (!renameFenced(tmp, stage.file)) return false;
     fault('requeue-before-publish');
     if (!renameFenced(stage.file, join(into === 'pending' ? store.pending : store.waiting, name))) return false;

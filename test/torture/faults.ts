@@ -15,7 +15,7 @@ import {
 } from './lib.js';
 
 export const FAULT_POINTS = [
-  'after-claim', 'after-spawn', 'after-exit',
+  'after-claim', 'before-spawn', 'after-spawn', 'after-exit',
   'complete-before-fence', 'complete-after-fence', 'complete-after-write',
   'bury-before-fence', 'bury-after-fence', 'bury-after-write',
   'requeue-before-fence', 'requeue-after-fence', 'requeue-before-publish', 'requeue-after-publish',
@@ -284,6 +284,9 @@ interface ZombieStep {
 const ZOMBIE_STEPS: ZombieStep[] = [
   // Frozen between the claim and the spawn: once woken it must not start the command at all.
   { point: 'after-claim', kind: 'ok', runs: 1, final: 'completed' },
+  // Frozen past the worker's last check of its claim, right before the spawn: the shell's guard finds the
+  // claim gone once it is woken, so the command does not start.
+  { point: 'before-spawn', kind: 'ok', runs: 1, final: 'completed' },
   { point: 'after-exit', kind: 'ok', runs: 2, final: 'completed' },
   { point: 'complete-before-fence', kind: 'ok', runs: 2, final: 'completed' },
   { point: 'bury-before-fence', kind: 'fail-dead', runs: 1, final: 'dead' },
