@@ -39,7 +39,12 @@ async function fill(path: string): Promise<number> {
   return written;
 }
 
-const tmpLine = (l: string) => l.split('\n').find((x) => x.startsWith('tmp:'));
+/**
+ * The tmp/ files an enqueue could leave (its `enq~` records and `commit~` marks). The running worker's own
+ * (`requeue~`, `write~`, `intake~`) come and go while it retries on the full disk: a listing taken while
+ * one is written is no leftover of enqueue's (seen once under load: `requeue~...~full-fail-once`).
+ */
+const tmpLine = (l: string) => (l.split('\n').find((x) => x.startsWith('tmp:')) ?? '').split(' ').filter((n) => /^(enq|commit)~/.test(n)).join(' ');
 
 async function listing(root: string): Promise<string> {
   const out: string[] = [];
