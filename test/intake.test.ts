@@ -143,19 +143,22 @@ describe('a complete record dropped under its queuectl name', () => {
   });
 });
 
+/** A producer that writes `text` in place at `path`: its first 10 bytes, then the rest 400 ms later (another process). */
+async function writeInTwoParts(path: string, text: string): Promise<void> {
+  const producer = spawn(process.execPath, ['-e', `
+    const fs = require('fs');
+    const fd = fs.openSync(${JSON.stringify(path)}, 'w');
+    fs.writeSync(fd, ${JSON.stringify(text.slice(0, 10))});
+    setTimeout(() => { fs.writeSync(fd, ${JSON.stringify(text.slice(10))}); fs.closeSync(fd); }, 400);
+  `]);
+  await new Promise((r) => producer.on('close', r));
+}
+
 describe('producers that write in place', () => {
   test('a file written into pending/ in two parts, 400 ms apart, is waited for and taken in, not quarantined', async (t) => {
     const q = await makeQueue(t);
     await startWorker(q);
-    const path = join(q.root, 'pending', 'slow.json');
-    const text = JSON.stringify({ command: `echo slow >> ${q.ledger}` });
-    const producer = spawn(process.execPath, ['-e', `
-      const fs = require('fs');
-      const fd = fs.openSync(${JSON.stringify(path)}, 'w');
-      fs.writeSync(fd, ${JSON.stringify(text.slice(0, 10))});
-      setTimeout(() => { fs.writeSync(fd, ${JSON.stringify(text.slice(10))}); fs.closeSync(fd); }, 400);
-    `]);
-    await new Promise((r) => producer.on('close', r));
+    await writeInTwoParts(join(q.root, 'pending', 'slow.json'), JSON.stringify({ command: `echo slow >> ${q.ledger}` }));
     const job = await waitForState(q.root, 'slow', 'completed');
     assert.equal(job.source, 'slow.json');
     assert.deepEqual(await ledgerLines(q), ['slow']);
@@ -168,15 +171,7 @@ describe('producers that write in place', () => {
     // The whole record, written in place: the worker claims it half-written (a queuectl name is claimed at
     // once, not first taken in) and must wait for it as for any dropped file, not quarantine its first half.
     const j = fullRecord('inplace1', `echo full >> ${q.ledger}`);
-    const path = join(q.root, 'pending', pendingName(j));
-    const text = JSON.stringify(j);
-    const producer = spawn(process.execPath, ['-e', `
-      const fs = require('fs');
-      const fd = fs.openSync(${JSON.stringify(path)}, 'w');
-      fs.writeSync(fd, ${JSON.stringify(text.slice(0, 10))});
-      setTimeout(() => { fs.writeSync(fd, ${JSON.stringify(text.slice(10))}); fs.closeSync(fd); }, 400);
-    `]);
-    await new Promise((r) => producer.on('close', r));
+    await writeInTwoParts(join(q.root, 'pending', pendingName(j)), JSON.stringify(j));
     const done = await waitForState(q.root, 'inplace1', 'completed');
     assert.equal(done.source, pendingName(j));
     // Under a queuectl-style name but not a record (no id, no attempts): checked like any dropped file.
