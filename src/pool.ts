@@ -17,7 +17,7 @@
 
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { BackoffPolicy } from './backoff.js';
 import { type Config, configProblem, loadConfig } from './config.js';
 import { InputError } from './errors.js';
@@ -458,8 +458,9 @@ class Pool {
       killGraceMs: c.killGraceMs,
       logPath: logPath(this.store, job.id, nextRunNumber(job)),
       // Checked by the shell before the command: a worker paused past its last check, whose claim
-      // recovery took meanwhile, cannot start the command when it resumes.
-      guardPath: claimPath,
+      // recovery took meanwhile, cannot start the command when it resumes. Absolute: the shell runs in
+      // the job's cwd, not this process's.
+      guardPath: resolve(claimPath),
       outputLimitBytes: c.outputLimitBytes,
       abort,
       onSpawn: () => this.fault('after-spawn'),

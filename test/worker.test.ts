@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { promises as fsp, watch } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, test } from 'node:test';
 import { CLI, explain, waitFor } from './helpers.js';
 import {
@@ -555,6 +555,18 @@ describe('running a job', () => {
     const id = await enqueue(q, 'pwd');
     await startWorker(q);
     assert.equal((await waitForState(q.root, id, 'completed')).output_tail, `${q.dir}\n`);
+  });
+
+  test('a relative --root and a job with a cwd of its own: the job runs (the shell checks its claim by an absolute path)', async (t) => {
+    const q = await makeQueue(t);
+    const id = await enqueue(q, 'pwd', ['--cwd', '/']);
+    const w = spawn(process.execPath, [CLI, '--root', relative(q.dir, q.root), 'worker', 'start'], { cwd: q.dir, stdio: 'ignore' });
+    t.after(() => { w.kill('SIGKILL'); });
+    const job = await waitForState(q.root, id, 'completed');
+    assert.equal(job.output_tail, '/\n');
+    assert.equal(job.exit_code, 0);
+    w.kill('SIGTERM');
+    await new Promise((r) => w.once('exit', r));
   });
 
   test("the config's timeout applies to jobs that set none", async (t) => {
