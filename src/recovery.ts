@@ -129,6 +129,9 @@ async function recoverClaims(opts: RecoveryOptions, judge: Judge, events: Recove
     const why = claim ? judge.deadWorker(claim.worker) : null;
     if (!claim || why === null) continue;
     const path = join(store.processing, name);
+    // Whatever the job left running on this host goes at once (it has been running unwatched), and again
+    // after the fence below.
+    let killed = killJobProcesses(name);
     if (claim.id === null || !fs.existsSync(markerPath(store, claim.id))) {
       // A dropped file (or one under a queuectl-style name whose id was never reserved): no run happened.
       const r = await intake(store, path, claim.pendingName, { now: () => opts.now, defaults: opts.defaults, owner: opts.owner, settleMs: 0 });
@@ -139,18 +142,16 @@ async function recoverClaims(opts: RecoveryOptions, judge: Judge, events: Recove
     const read = readClaimForRecovery(path);
     if (!read) continue; // another process was first
     if (!read.job) {
-      killJobProcesses(name);
       if (await quarantine(store, path, claim.pendingName, read.problem ?? 'unreadable', opts.now)) events.push({ type: 'quarantined', name: claim.pendingName, reason: read.problem ?? '' });
       continue;
     }
     const w = judge.workers.get(claim.worker);
     const lost: LostRun = { worker: claim.worker, host: w?.host ?? 'unknown', pid: w && isLocalHost(w) ? w.pid : (w?.pid ?? 0), startedAt: read.claimedAt, why };
-    // Whatever the run left on this host is killed once the claim is ours (the fence) and before the job
-    // is visible again: a worker that was only paused and resumes before the fence is killed here; after
-    // it, its shell finds the claim gone and never starts the command (the runner's guard). Either way the
-    // command cannot run beside its next run.
-    let killed = 0;
-    const to = await moveLost(opts, path, read.job, lost, () => { killed = killJobProcesses(name); });
+    // And once the claim is ours (the fence), before the job is visible again: a worker that was only
+    // paused and resumed since the first kill, before the fence, has its command killed here; one that
+    // resumes after it finds the claim gone and never starts the command (the runner's guard). Either way
+    // the command cannot run beside its next run.
+    const to = await moveLost(opts, path, read.job, lost, () => { killed += killJobProcesses(name); });
     if (to) events.push({ type: 'recovered', id: read.job.id, from: claim.worker, to, killed, why });
   }
 }

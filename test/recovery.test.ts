@@ -147,7 +147,9 @@ describe('jobs survive worker restarts', () => {
 describe('fencing: a paused worker whose job was taken over cannot move it', () => {
   test('SIGSTOP past stale-after: B recovers and completes the job; A, resumed, is fenced out', async (t) => {
     const q = await makeQueue(t);
-    const m = marker().replace(/^\d+/, '1');
+    // Long enough that B (its start-up, stale-after, recovery) kills A's command before it ends on a
+    // loaded machine: 1.x s was not, twice, beside CPU hogs.
+    const m = marker().replace(/^\d+/, '3');
     const a = await startWorker(q);
     const id = await enqueue(q, `sleep ${m}; echo "$QUEUECTL_CLAIM" >> ${q.ledger}; echo finished`);
     // Pause A only once its command runs (a pause between claim and spawn would let A start it later).
@@ -157,7 +159,7 @@ describe('fencing: a paused worker whose job was taken over cannot move it', () 
       a.kill('SIGCONT');
     });
     const b = await startWorker(q);
-    const job = await waitForState(q.root, id, 'completed', 8_000);
+    const job = await waitForState(q.root, id, 'completed', 15_000);
     await b.waitForOutput(new RegExp(`recovered ${id} from dead worker ${a.ids[0]} -> pending`));
     assert.deepEqual(job.history!.map((r) => [r.worker, r.reason]), [[a.ids[0], 'worker-lost'], [b.ids[0], 'completed']]);
     const lines = await ledgerLines(q);
