@@ -180,7 +180,7 @@ async function runClaim(slot: Slot, deps: WorkerDeps, claimPath: string, entry: 
     return;
   }
   // A pause from here to the spawn (SIGSTOP, a stalled VM) is past the check above: the shell checks the
-  // claim once more before the command (the runner's guard), and recovery kills the job's processes only
+  // claim once more before the command (the runner's guard), and recovery kills the job's processes again
   // after its fence, so a command either never starts or is killed.
   deps.fault('before-spawn');
   const result = await deps.run(slot, job, claimPath, abort.signal);
