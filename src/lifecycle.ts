@@ -288,14 +288,17 @@ export function isFirstRecord(store: Store, id: string, marker: fs.Stats, read: 
 
 /**
  * True when a file other than `except` holds job `id` before it finished: in pending/ (a stage there only
- * while it holds its job file), waiting/ or processing/. One listing of each folder: for the rare claims
- * that need it (see the pool's openClaim), not for every claim.
+ * while it holds its job file; an older queuectl's stage is that file itself), waiting/ or processing/.
+ * One listing of each folder: for the rare claims that need it (see the pool's openClaim), not for every
+ * claim.
  */
 export function heldByLiveFile(store: Store, id: string, except?: string): boolean {
   for (const n of fs.readdirSync(store.pending)) {
     const stage = n.startsWith('.') ? parseStageName(n) : null;
     if (parsePendingName(stage ? stage.name : n)?.id !== id) continue;
-    if (!stage || fs.existsSync(join(store.pending, n, STAGE_FILE))) return true;
+    if (!stage) return true;
+    const st = fs.statSync(join(store.pending, n), { throwIfNoEntry: false });
+    if (st?.isFile() || (st?.isDirectory() && fs.existsSync(join(store.pending, n, STAGE_FILE)))) return true;
   }
   for (const n of fs.readdirSync(store.waiting)) if (parseWaitingName(n)?.id === id) return true;
   for (const n of fs.readdirSync(store.processing)) {

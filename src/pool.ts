@@ -564,7 +564,7 @@ function openClaim(store: Store, claimPath: string, defaults: JobDefaults, fault
   // A record whose id or queue is not its name's is quarantined: its name claims what it is not.
   const id = checked.job?.id ?? claimed?.id ?? undefined;
   const marker = id === undefined ? undefined : fs.statSync(markerPath(store, id), { throwIfNoEntry: false });
-  if (!checked.job) return marker || !claimed || checked.mismatch ? { kind: 'bad', reason: checked.problem } : { kind: 'foreign' };
+  if (!checked.job || !read.ok) return marker || !claimed || checked.mismatch ? { kind: 'bad', reason: checked.problem ?? '' } : { kind: 'foreign' };
   const job = checked.job;
   if (marker) {
     // The marker is the job's first record: for a first run, the very file claimed (no more to check). A
@@ -573,7 +573,7 @@ function openClaim(store: Store, claimPath: string, defaults: JobDefaults, fault
     // have a run in their history or an attempt used (retries, stops, recovery), except the few it writes
     // anew with neither (an intake finished by recovery, a retried dead job that never ran): for those
     // alone, one listing looks for the live job's file. Intake quarantines the reuse ("already used").
-    if (isFirstRecord(store, job.id, marker, read as Extract<typeof read, { ok: true }>)) return { kind: 'job', job };
+    if (isFirstRecord(store, job.id, marker, read)) return { kind: 'job', job };
     if (finishedState(store, job.id) !== null) return { kind: 'foreign' };
     if (job.attempts > 0 || job.history?.length || !heldByLiveFile(store, job.id, claimPath)) return { kind: 'job', job };
     return { kind: 'foreign' };
@@ -589,7 +589,7 @@ function openClaim(store: Store, claimPath: string, defaults: JobDefaults, fault
  * A claimed file's bytes as a record a worker may run: parsed, its id and queue those of its name, and
  * passing recordProblem, the same check createJob runs, so whatever enqueue accepted is run here.
  */
-function checkClaimedRecord(text: string, name: string, claimed: ReturnType<typeof parseClaimName>): { job: Job; problem?: undefined } | { job?: undefined; problem: string; mismatch?: true } {
+function checkClaimedRecord(text: string, name: string, claimed: ReturnType<typeof parseClaimName>): { job: Job; problem?: undefined; mismatch?: undefined } | { job?: undefined; problem: string; mismatch?: true } {
   let job: Job;
   try {
     job = parseStoredJob(text, `processing/${name}`, 'processing');
