@@ -93,7 +93,7 @@ async function spawner(C) {
   for (const d of ['pending', 'processing', 'completed', 'tmp']) fs.mkdirSync(join(q, d));
   for (let i = 0; i < N; i++) fs.writeFileSync(join(q, 'pending', `j${i}.json`), `${JSON.stringify({ id: `j${i}`, command: 'true', attempts: 0, history: [] }, null, 2)}\n`);
   const slots = Array.from({ length: C }, startSpawner);
-  await slots[0].run('true', '/'); // the spawners are up
+  await Promise.all(slots.map((s) => s.run('true', '/'))); // every spawner is up before the clock starts
   let next = 0;
   let ok = 0;
   const t0 = process.hrtime.bigint();
@@ -123,7 +123,11 @@ async function queuectl(C) {
   const qc = (...a) => spawnSync(process.execPath, [CLI, '--root', root, ...a], { encoding: 'utf8', input: a[0] === 'enqueue' ? '{"command":"true"}\n'.repeat(N) : undefined });
   qc('status');
   const w = spawn(process.execPath, [CLI, '--root', root, 'worker', 'start', '--count', String(C)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((res) => { let out = ''; w.stdout.on('data', (d) => { out += d; if (/ ready \(pid/.test(out)) res(); }); });
+  await new Promise((res, rej) => {
+    let out = '';
+    w.stdout.on('data', (d) => { out += d; if (/ ready \(pid/.test(out)) res(); });
+    w.once('exit', (code) => rej(new Error(`queuectl: worker start exited (${code}) before it was ready`)));
+  });
   w.stdout.resume();
   const t0 = process.hrtime.bigint();
   if (qc('enqueue', '-').status !== 0 || qc('wait', '--all').status !== 0) throw new Error('queuectl: enqueue or wait failed');

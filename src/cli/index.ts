@@ -23,7 +23,8 @@ import { makeProgram } from './program.js';
 // It counts only if set before the first asynchronous fs call starts the thread pool: on Node 22 and 24
 // it is (15 threads fsync a batch of 20); Node 20's ESM loader reads this very file through the pool, so
 // there it comes too late and 4 threads do the work (strace; no measurable cost on a local disk: 172 vs
-// 168 ms for 20 jobs). Set UV_THREADPOOL_SIZE outside for the same on Node 20. Jobs never see it (START_ENV).
+// 168 ms for 20 jobs). Set UV_THREADPOOL_SIZE outside for the same on Node 20. Jobs never see the value
+// set here (START_ENV); one set outside is part of their environment like any other.
 process.env.UV_THREADPOOL_SIZE ??= '16';
 
 /** The version, from the package's own package.json (two folders up from src/cli or dist/cli). */
